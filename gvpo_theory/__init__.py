@@ -1,0 +1,36 @@
+"""gvpo-theory: what GRPO-family and KL-regularised post-training objectives converge to.
+
+Public API (numpy in, numpy out):
+
+* :func:`kl_optimal_policy` — π* ∝ π_ref·exp(r/β), the RLHF and GVPO optimum.
+* :func:`preference_model` — GRPO's reward preference model P_G(o | π).
+* :func:`grpo_stationary_policy` — GRPO's stationary policy, solved in level space.
+* :mod:`gvpo_theory.binary` — closed forms for binary questions.
+* :mod:`gvpo_theory.dynamics` — exact expected GRPO / GVPO updates and their flows.
+"""
+
+from .pooling import kl_divergence, kl_optimal_log_policy, kl_optimal_policy
+from .preference import (
+    PreferenceEstimate,
+    level_advantages,
+    preference_model,
+    preference_model_mc,
+)
+from .problem import RewardDistribution
+from .stationary import StationaryResult, grpo_stationary_policy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PreferenceEstimate",
+    "RewardDistribution",
+    "StationaryResult",
+    "__version__",
+    "grpo_stationary_policy",
+    "kl_divergence",
+    "kl_optimal_log_policy",
+    "kl_optimal_policy",
+    "level_advantages",
+    "preference_model",
+    "preference_model_mc",
+]

@@ -1,0 +1,332 @@
+"""GRPO's reward preference model P_G(o | π) (Vojnovic & Yun, 2025; THEORY §2, §4b).
+
+GRPO draws a group o_1..o_G from π, scores it, and normalises within the group:
+
+    A_i = (r_i − mean(r)) / (std(r) + eps).
+
+The reward preference model is the expected advantage of a member given its output,
+
+    P_G(o | π) = E[A_1 | o_1 = o,  o_2..o_G iid ~ π].
+
+Conventions (keyword ``std``):
+
+* ``"population"`` — std divides by G. This is the paper's eq. (2) and the default.
+* ``"sample"``     — std divides by G − 1, as ``torch.std`` in TRL/verl GRPO code.
+* ``"none"``       — no scale normalisation, A_i = r_i − mean(r) (Dr. GRPO).
+
+A group whose rewards are all equal has A_i = 0 for every member (0/0 := 0, eps = 0
+allowed); this is decided combinatorially (one occupied level), never by comparing a
+float std with zero. ``eps`` is added to the std as in ``(std + eps)``.
+
+Structure exploited: P_G depends on π only through the mixture m = Σ_o π(o)·D_o over
+the L distinct reward levels (for deterministic rewards: the level masses q_l), and
+P_G(o | π) = Σ_l D_o(l)·a_l(m), where a_l(m) is the expected advantage of a member
+scoring level l. a_l is computed exactly by enumerating the multinomial counts of the
+other G − 1 rewards over the levels: C(G + L − 2, L − 1) terms, G terms for binary
+rewards, independent of the number of outputs K.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import gammaln
+
+from .problem import (
+    STD_MODES,
+    Rewards,
+    RewardStructure,
+    check_choice,
+    check_distribution,
+    check_eps,
+    check_group_size,
+    split_rewards,
+)
+
+#: Default cap on the number of enumerated count vectors C(G + L − 2, L − 1).
+MAX_TERMS = 2_000_000
+
+# log(0) stand-in: finite, so 0·LOG_ZERO = 0 for absent levels, yet exp(c·LOG_ZERO) = 0.
+_LOG_ZERO = -1e30
+
+
+def n_terms(group_size: int, n_levels: int) -> int:
+    """Number of count vectors of G − 1 draws over L levels: C(G + L − 2, L − 1)."""
+    return math.comb(group_size + n_levels - 2, n_levels - 1)
+
+
+@lru_cache(maxsize=32)
+def _compositions(n: int, n_levels: int) -> NDArray[np.int64]:
+    """All count vectors c ∈ ℕ^L with Σ c = n, shape (C(n + L − 1, L − 1), L)."""
+    if n_levels == 1:
+        out = np.array([[n]], dtype=np.int64)
+    elif n_levels == 2:
+        k = np.arange(n + 1, dtype=np.int64)
+        out = np.column_stack([n - k, k])
+    else:
+        blocks = []
+        for first in range(n + 1):
+            rest = _compositions(n - first, n_levels - 1)
+            blocks.append(
+                np.column_stack([np.full(rest.shape[0], first, dtype=np.int64), rest])
+            )
+        out = np.concatenate(blocks)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True)
+class AdvantageTable:
+    """Exact group statistics for one (levels, G, std, eps).
+
+    ``counts`` (C, L): counts of the other G − 1 rewards over the levels;
+    ``log_coef`` (C,): log multinomial coefficients (G − 1)! / Π c_l!;
+    ``advantage`` (C, L): A_1 for a member scoring level l given those counts.
+    """
+
+    counts: NDArray[np.int64]
+    log_coef: NDArray[np.float64]
+    advantage: NDArray[np.float64]
+
+
+@lru_cache(maxsize=32)
+def _advantage_table_cached(
+    levels: tuple[float, ...], group_size: int, std: str, eps: float
+) -> AdvantageTable:
+    v = np.asarray(levels, dtype=np.float64)
+    v = v - v.mean()  # advantages are shift-invariant; centring limits cancellation
+    n_lev = v.size
+    counts = _compositions(group_size - 1, n_lev)
+    log_coef = gammaln(group_size) - gammaln(counts + 1.0).sum(axis=1)
+    adv = np.empty(counts.shape, dtype=np.float64)
+    for l in range(n_lev):
+        n = counts.astype(np.float64)
+        n[:, l] += 1.0
+        mean = n @ v / group_size
+        dev = v[None, :] - mean[:, None]
+        var_pop = np.sum(n * dev * dev, axis=1) / group_size
+        if std == "population":
+            scale = np.sqrt(var_pop)
+        elif std == "sample":
+            scale = np.sqrt(var_pop * group_size / (group_size - 1))
+        else:
+            scale = np.ones_like(var_pop)
+        tie = np.count_nonzero(n > 0, axis=1) == 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            adv[:, l] = np.where(tie, 0.0, dev[:, l] / np.where(tie, 1.0, scale + eps))
+    log_coef.setflags(write=False)
+    adv.setflags(write=False)
+    return AdvantageTable(counts, log_coef, adv)
+
+
+def advantage_table(
+    levels: ArrayLike, group_size: int, std: str = "population", eps: float = 0.0,
+    *, max_terms: int = MAX_TERMS,
+) -> AdvantageTable:
+    """Enumerate every composition of the other G − 1 rewards and its advantage A_1.
+
+    Raises ValueError when C(G + L − 2, L − 1) exceeds ``max_terms``; use
+    :func:`preference_model_mc` (Monte Carlo with a standard error) there instead.
+    """
+    lev = np.asarray(levels, dtype=np.float64)
+    terms = n_terms(group_size, lev.size)
+    if terms > max_terms:
+        raise ValueError(
+            f"exact enumeration for group_size={group_size} over {lev.size} reward levels needs "
+            f"C(G+L-2, L-1) = {terms} terms > max_terms={max_terms}; use "
+            "preference_model_mc(...) for a Monte Carlo estimate with a standard error, "
+            "or raise max_terms"
+        )
+    return _advantage_table_cached(tuple(lev.tolist()), int(group_size), std, float(eps))
+
+
+def level_advantages(
+    level_masses: ArrayLike,
+    levels: ArrayLike,
+    group_size: float | int,
+    std: str = "population",
+    eps: float = 0.0,
+    *,
+    max_terms: int = MAX_TERMS,
+) -> NDArray[np.float64]:
+    """a_l(m): expected advantage of a group member scoring level l (THEORY §2, §4b).
+
+    Args:
+        level_masses: m, shape (..., L): the distribution of one other member's reward
+            over the levels (rows sum to 1).
+        levels: the L distinct reward values, shape (L,).
+        group_size: G (integer >= 2) or ``math.inf``.
+        std, eps: normalisation convention (see module docstring).
+
+    Closed forms are used where they are exact:
+
+    * G = ∞ (population and sample std agree):  a_l = (v_l − μ_m) / (σ_m + eps),
+      0 when σ_m = 0;  no std:  a_l = v_l − μ_m.
+    * finite G, no std:  a_l = ((G − 1)/G)·(v_l − μ_m).
+
+    Otherwise the sum over count vectors c of the other G − 1 rewards,
+    a_l = Σ_c Mult(c; G − 1, m)·A(l, c), evaluated with log-domain weights.
+    Identity (tested): Σ_l m_l·a_l(m) = 0 for every m.
+    """
+    m = np.asarray(level_masses, dtype=np.float64)
+    v = np.asarray(levels, dtype=np.float64)
+    v_c = v - v.mean()
+    if math.isinf(group_size) or std == "none":
+        # v_l − μ = Σ_j m_j·(v_l − v_j): no cancellation for the extreme levels, which
+        # matters when one level holds almost all the mass (small β, G = ∞).
+        dev = m @ (v_c[None, :] - v_c[:, None])
+        if std == "none":
+            factor = 1.0 if math.isinf(group_size) else (group_size - 1) / group_size
+            return factor * dev
+        var = np.einsum("...l,...l->...", m, dev * dev)
+        sigma = np.sqrt(np.maximum(var, 0.0))
+        # sigma is 0 exactly when m sits on a single level: every group ties.
+        single = np.count_nonzero(m > 0, axis=-1) <= 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = dev / (np.where(single, 1.0, sigma) + eps)[..., None]
+        return np.where(single[..., None], 0.0, out)
+    table = advantage_table(v, int(group_size), std, eps, max_terms=max_terms)
+    with np.errstate(divide="ignore"):
+        log_m = np.where(m > 0, np.log(np.where(m > 0, m, 1.0)), _LOG_ZERO)
+    log_w = log_m @ table.counts.T.astype(np.float64) + table.log_coef  # (..., C)
+    return np.exp(log_w) @ table.advantage
+
+
+def profile_preferences(
+    profile_masses: NDArray[np.float64],
+    structure: RewardStructure,
+    group_size: float | int,
+    std: str,
+    eps: float,
+    *,
+    max_terms: int = MAX_TERMS,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(P per profile (..., S), mixture m (..., L)) for profile masses (..., S)."""
+    m = structure.mixture(profile_masses)
+    a = level_advantages(m, structure.levels, group_size, std, eps, max_terms=max_terms)
+    return a @ structure.dist.T, m
+
+
+def _check_common(pi: ArrayLike, group_size: float | int, std: str, eps: float):
+    p = check_distribution(pi, "pi")
+    g = check_group_size(group_size)
+    check_choice(std, "std", STD_MODES)
+    e = check_eps(eps)
+    return p, g, e
+
+
+def preference_model(
+    pi: ArrayLike,
+    rewards: Rewards,
+    group_size: float | int,
+    std: str = "population",
+    eps: float = 0.0,
+    *,
+    max_terms: int = MAX_TERMS,
+) -> NDArray[np.float64]:
+    """Exact reward preference model P_G(o | π) (Vojnovic & Yun, eq. (4); THEORY §2).
+
+    Args:
+        pi: policy π, shape (..., K), rows summing to 1.
+        rewards: r(o) of shape (K,) shared by the batch or (..., K) per problem, or a
+            :class:`~gvpo_theory.problem.RewardDistribution` for stochastic rewards.
+        group_size: G >= 2, or ``math.inf`` for the large-group limit
+            P_∞(o | π) = (r(o) − E_π r) / sd_π(r).
+        std: ``"population"`` (paper, default), ``"sample"`` (torch.std: TRL, verl) or
+            ``"none"`` (Dr. GRPO), see the module docstring.
+        eps: added to the group std, A = (r − mean)/(std + eps); ties give A = 0.
+        max_terms: cap on the enumeration size C(G + L − 2, L − 1).
+
+    Returns:
+        P_G(o | π), shape (..., K). Special cases (all tested): G = 2 with population
+        std is the pairwise preference P(r(o) > r(o')) − P(r(o) < r(o')); sample std
+        scales every finite-G value by sqrt((G − 1)/G); no std gives
+        ((G − 1)/G)·(r(o) − E_π r); E_π[P_G] = 0.
+    """
+    p, g, e = _check_common(pi, group_size, std, eps)
+    shared, per_problem = split_rewards(rewards, p.shape[:-1], p.shape[-1])
+    if shared is not None:
+        w = shared.profile_masses(p)
+        prof, _ = profile_preferences(w, shared, g, std, e, max_terms=max_terms)
+        return prof[..., shared.profile_of]
+    flat = p.reshape(-1, p.shape[-1])
+    out = np.empty_like(flat)
+    for i, structure in enumerate(per_problem):
+        w = structure.profile_masses(flat[i])
+        prof, _ = profile_preferences(w, structure, g, std, e, max_terms=max_terms)
+        out[i] = prof[structure.profile_of]
+    return out.reshape(p.shape)
+
+
+@dataclass(frozen=True)
+class PreferenceEstimate:
+    """Monte Carlo estimate of P_G(o | π) with its standard error, both shape (K,)."""
+
+    value: NDArray[np.float64]
+    stderr: NDArray[np.float64]
+    n_groups: int
+
+
+def preference_model_mc(
+    pi: ArrayLike,
+    rewards: Rewards,
+    group_size: int,
+    std: str = "population",
+    eps: float = 0.0,
+    *,
+    n_groups: int = 100_000,
+    seed: int = 0,
+    chunk: int = 2_000_000,
+) -> PreferenceEstimate:
+    """Monte Carlo P_G(o | π) for one problem, for sizes where enumeration is too large.
+
+    For every reward level l, ``n_groups`` groups are simulated with the first member
+    scoring l and the other G − 1 rewards drawn iid from the mixture m; the mean of
+    A_1 estimates a_l(m) and its standard error is reported (never a silent
+    approximation). P_G(o) = Σ_l D_o(l)·a_l with independent per-level errors.
+    """
+    p, g, e = _check_common(pi, group_size, std, eps)
+    if p.ndim != 1:
+        raise ValueError("preference_model_mc takes one problem: pi must be 1-D (K,)")
+    if math.isinf(g):
+        raise ValueError("group_size=inf has an exact closed form; use preference_model")
+    if n_groups < 2:
+        raise ValueError(f"n_groups must be >= 2; got {n_groups}")
+    structure, _ = split_rewards(rewards, (), p.size)
+    w = structure.profile_masses(p)
+    m = structure.mixture(w)
+    v = structure.levels - structure.levels.mean()
+    rng = np.random.default_rng(seed)
+    n_lev = v.size
+    mean_a = np.zeros(n_lev)
+    var_a = np.zeros(n_lev)
+    rows = max(1, chunk // max(g - 1, 1))
+    for l in range(n_lev):
+        total, total_sq, done = 0.0, 0.0, 0
+        while done < n_groups:
+            n = min(rows, n_groups - done)
+            others = v[rng.choice(n_lev, size=(n, g - 1), p=m)]
+            group = np.concatenate([np.full((n, 1), v[l]), others], axis=1)
+            mean = group.mean(axis=1)
+            dev = group[:, 0] - mean
+            if std == "none":
+                adv = dev
+            else:
+                ddof = 0 if std == "population" else 1
+                sd = group.std(axis=1, ddof=ddof)
+                tie = np.all(group == group[:, :1], axis=1)
+                adv = np.where(tie, 0.0, dev / np.where(tie, 1.0, sd + e))
+            total += adv.sum()
+            total_sq += np.sum(adv * adv)
+            done += n
+        mean_a[l] = total / n_groups
+        var_a[l] = max(total_sq / n_groups - mean_a[l] ** 2, 0.0) * n_groups / (n_groups - 1)
+    prof_val = structure.dist @ mean_a
+    prof_se = np.sqrt((structure.dist**2) @ (var_a / n_groups))
+    return PreferenceEstimate(
+        prof_val[structure.profile_of], prof_se[structure.profile_of], n_groups
+    )

@@ -1,0 +1,286 @@
+"""Validated inputs: policies, rewards, beta, group size and conventions.
+
+Every public function of the engine funnels its arguments through this module, so
+bad input fails early with a ``ValueError`` that names the argument and the rule it
+broke, before any arithmetic can turn it into a NaN.
+
+Notation (used across the package):
+
+* ``pi_ref`` — the reference policy π_ref over K outputs (last axis).
+* ``pi`` — a policy π over the same outputs.
+* ``rewards`` — the reward r(o) of each output, or a :class:`RewardDistribution`
+  giving a distribution D_o over L reward levels for each output.
+* ``beta`` — regularisation strength β > 0.
+* ``group_size`` — the GRPO group size G ≥ 2 (an integer) or ``math.inf``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+#: Tolerance on |Σ p − 1| accepted for a probability vector.
+SUM_TOL = 1e-9
+
+StdMode = Literal["population", "sample", "none"]
+Penalty = Literal["reverse_kl", "direct_kl"]
+STD_MODES: tuple[str, ...] = ("population", "sample", "none")
+PENALTIES: tuple[str, ...] = ("reverse_kl", "direct_kl")
+
+
+def as_float_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
+    """Convert to a float64 array, rejecting NaN/inf and non-numeric input."""
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric; got {x!r}") from exc
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return arr
+
+
+def check_distribution(p: ArrayLike, name: str, *, tol: float = SUM_TOL) -> NDArray[np.float64]:
+    """Validate probability vectors along the last axis.
+
+    Entries must be finite and non-negative and each vector must sum to 1 within
+    ``tol`` (default 1e-9). The vectors are returned renormalised exactly.
+    """
+    arr = as_float_array(p, name)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must have at least one axis (the outputs)")
+    if arr.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one output")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative")
+    sums = arr.sum(axis=-1, keepdims=True)
+    if np.any(np.abs(sums - 1.0) > tol):
+        worst = float(np.max(np.abs(sums - 1.0)))
+        raise ValueError(f"{name} must sum to 1 along its last axis (|sum - 1| = {worst:.3g} > {tol})")
+    return arr / sums
+
+
+def check_beta(beta: ArrayLike, name: str = "beta") -> NDArray[np.float64]:
+    """Validate a regularisation strength (scalar or array): finite and > 0."""
+    try:
+        arr = np.asarray(beta, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric; got {beta!r}") from exc
+    if np.any(np.isnan(arr)):
+        raise ValueError(f"{name} must not be NaN")
+    if np.any(arr <= 0):
+        raise ValueError(f"{name} must be > 0")
+    if np.any(~np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    return arr
+
+
+def check_group_size(group_size: float | int, name: str = "group_size") -> float | int:
+    """Validate G: an integer >= 2, or ``math.inf`` for the large-group limit."""
+    if isinstance(group_size, bool):
+        raise ValueError(f"{name} must be an integer >= 2 or math.inf; got {group_size!r}")
+    if isinstance(group_size, (float, np.floating)) and math.isinf(group_size) and group_size > 0:
+        return math.inf
+    if isinstance(group_size, (float, np.floating)) and float(group_size).is_integer():
+        group_size = int(group_size)
+    if not isinstance(group_size, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer >= 2 or math.inf; got {group_size!r}")
+    if group_size < 2:
+        raise ValueError(f"{name} must be >= 2; got {group_size}")
+    return int(group_size)
+
+
+def check_eps(eps: float, name: str = "eps") -> float:
+    """Validate the std-normalisation epsilon: finite and >= 0."""
+    try:
+        val = float(eps)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a number >= 0; got {eps!r}") from exc
+    if not math.isfinite(val) or val < 0:
+        raise ValueError(f"{name} must be finite and >= 0; got {eps!r}")
+    return val
+
+
+def check_choice(value: str, name: str, options: tuple[str, ...]) -> str:
+    """Validate a string option against the allowed values."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class RewardDistribution:
+    """Per-output reward distributions D_o over a shared set of reward levels.
+
+    ``levels`` (L,) are the distinct reward values, strictly increasing; ``probs``
+    (..., K, L) gives, for each output o, the probability D_o(l) that o is scored
+    ``levels[l]``. Deterministic rewards are the special case of one-hot rows
+    (THEORY §4b). Use :meth:`bernoulli` for pass/fail (RLVR-style) verifiers and
+    :meth:`deterministic` to lift plain rewards.
+    """
+
+    levels: NDArray[np.float64]
+    probs: NDArray[np.float64]
+
+    def __post_init__(self) -> None:
+        levels = as_float_array(self.levels, "levels")
+        if levels.ndim != 1 or levels.size == 0:
+            raise ValueError("levels must be a non-empty 1-D array of reward values")
+        if np.any(np.diff(levels) <= 0):
+            raise ValueError("levels must be strictly increasing (distinct reward values)")
+        probs = as_float_array(self.probs, "reward_probs")
+        if probs.ndim < 2:
+            raise ValueError("reward_probs must have shape (..., K, L)")
+        if probs.shape[-1] != levels.size:
+            raise ValueError(
+                f"reward_probs has {probs.shape[-1]} level columns but levels has {levels.size}"
+            )
+        probs = check_distribution(probs, "reward_probs")
+        object.__setattr__(self, "levels", levels)
+        object.__setattr__(self, "probs", probs)
+
+    @classmethod
+    def bernoulli(cls, success_prob: ArrayLike) -> RewardDistribution:
+        """Pass/fail rewards: output o scores 1 with probability ``success_prob[o]``, else 0."""
+        s = as_float_array(success_prob, "success_prob")
+        if s.ndim == 0:
+            raise ValueError("success_prob must have one entry per output")
+        if np.any((s < 0) | (s > 1)):
+            raise ValueError("success_prob must lie in [0, 1]")
+        return cls(np.array([0.0, 1.0]), np.stack([1.0 - s, s], axis=-1))
+
+    @classmethod
+    def deterministic(cls, rewards: ArrayLike) -> RewardDistribution:
+        """Point masses: output o scores ``rewards[o]`` with probability one."""
+        r = as_float_array(rewards, "rewards")
+        if r.ndim == 0:
+            raise ValueError("rewards must have one entry per output")
+        levels, inverse = np.unique(r, return_inverse=True)
+        probs = np.zeros((*r.shape, levels.size))
+        np.put_along_axis(probs, inverse.reshape(*r.shape, 1), 1.0, axis=-1)
+        return cls(levels, probs)
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.probs.shape[-2])
+
+    def expected(self) -> NDArray[np.float64]:
+        """E[r | o] for every output, shape (..., K)."""
+        return self.probs @ self.levels
+
+
+Rewards = ArrayLike | RewardDistribution
+
+
+@dataclass(frozen=True)
+class RewardStructure:
+    """The engine's compressed view of one problem's rewards.
+
+    Outputs are grouped into S *profiles*: outputs with the same reward distribution
+    (for deterministic rewards: the same reward level). ``profile_of`` (K,) maps each
+    output to its profile, ``dist`` (S, L) holds the profile's distribution over the
+    levels, ``levels`` (L,) the level values. Every GRPO quantity depends on the
+    policy only through the profile masses, which is why solves cost O(S·L), not O(K).
+    """
+
+    levels: NDArray[np.float64]
+    dist: NDArray[np.float64]
+    profile_of: NDArray[np.intp]
+    deterministic: bool
+
+    @property
+    def n_levels(self) -> int:
+        return int(self.levels.size)
+
+    @property
+    def n_profiles(self) -> int:
+        return int(self.dist.shape[0])
+
+    def profile_masses(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Masses of each profile under policies p (..., K) -> (..., S)."""
+        if p.ndim == 1:
+            return np.bincount(self.profile_of, weights=p, minlength=self.n_profiles)
+        flat = p.reshape(-1, p.shape[-1])
+        out = np.zeros((flat.shape[0], self.n_profiles))
+        for s in range(self.n_profiles):
+            out[:, s] = flat[:, self.profile_of == s].sum(axis=-1)
+        return out.reshape(*p.shape[:-1], self.n_profiles)
+
+    def mixture(self, profile_masses: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Reward-level mixture m = Σ_s w_s D_s, shape (..., L)."""
+        return profile_masses @ self.dist
+
+
+def _levels_of(r: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    """Distinct values and inverse index, with an O(K) path for two-valued rewards."""
+    lo, hi = float(r.min()), float(r.max())
+    if lo == hi:
+        return np.array([lo]), np.zeros(r.size, dtype=np.intp)
+    is_hi = r == hi
+    if np.all(is_hi | (r == lo)):
+        return np.array([lo, hi]), is_hi.astype(np.intp)
+    levels, inverse = np.unique(r, return_inverse=True)
+    return levels, inverse.astype(np.intp)
+
+
+def reward_structure(rewards: Rewards, n_outputs: int) -> RewardStructure:
+    """Compress one problem's rewards (K,) or RewardDistribution (K, L) to profiles."""
+    if isinstance(rewards, RewardDistribution):
+        if rewards.probs.ndim != 2:
+            raise ValueError("a batched RewardDistribution must be split per problem first")
+        if rewards.n_outputs != n_outputs:
+            raise ValueError(
+                f"rewards has {rewards.n_outputs} outputs but the policy has {n_outputs}"
+            )
+        dist, inverse = np.unique(rewards.probs, axis=0, return_inverse=True)
+        one_hot = bool(np.all((dist == 0) | (dist == 1)))
+        return RewardStructure(rewards.levels, dist, inverse.reshape(-1).astype(np.intp), one_hot)
+    r = as_float_array(rewards, "rewards")
+    if r.ndim != 1:
+        raise ValueError("rewards for one problem must be 1-D (K,)")
+    if r.size != n_outputs:
+        raise ValueError(f"rewards has {r.size} outputs but the policy has {n_outputs}")
+    levels, inverse = _levels_of(r)
+    return RewardStructure(levels, np.eye(levels.size), inverse, True)
+
+
+def split_rewards(rewards: Rewards, batch_shape: tuple[int, ...], n_outputs: int):
+    """Yield (index, RewardStructure) per problem, or one shared structure.
+
+    Returns ``(shared, structures)``: ``shared`` is a RewardStructure when every
+    problem of the batch has the same rewards (the vectorised path); otherwise
+    ``structures`` is a list, one per flattened batch element.
+    """
+    if isinstance(rewards, RewardDistribution):
+        if rewards.probs.ndim == 2:
+            return reward_structure(rewards, n_outputs), None
+        probs = np.broadcast_to(rewards.probs, (*batch_shape, n_outputs, rewards.levels.size))
+        flat = probs.reshape(-1, n_outputs, rewards.levels.size)
+        return None, [
+            reward_structure(RewardDistribution(rewards.levels, row), n_outputs) for row in flat
+        ]
+    r = as_float_array(rewards, "rewards")
+    if r.ndim == 0:
+        raise ValueError("rewards must have one entry per output (last axis)")
+    if r.shape[-1] != n_outputs:
+        raise ValueError(f"rewards has {r.shape[-1]} outputs but the policy has {n_outputs}")
+    if r.ndim == 1:
+        return reward_structure(r, n_outputs), None
+    try:
+        rb = np.broadcast_to(r, (*batch_shape, n_outputs))
+    except ValueError as exc:
+        raise ValueError(
+            f"rewards shape {r.shape} does not broadcast with the batch shape {batch_shape}"
+        ) from exc
+    flat = rb.reshape(-1, n_outputs)
+    return None, [reward_structure(row, n_outputs) for row in flat]
+
+
+def expected_rewards(rewards: Rewards) -> NDArray[np.float64]:
+    """E[r | o]: the rewards themselves, or the means of a RewardDistribution."""
+    if isinstance(rewards, RewardDistribution):
+        return rewards.expected()
+    return as_float_array(rewards, "rewards")

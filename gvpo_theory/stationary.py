@@ -1,0 +1,448 @@
+"""Stationary policies of GRPO, solved in reward-level space (THEORY §3, §4b).
+
+At a stationary point of GRPO the old and current policies coincide and the expected
+ascent direction on every softmax logit vanishes (``dynamics.grpo_expected_update``):
+
+    reverse KL (k3 estimator, GRPO as published):
+        π(o) = π_ref(o) / (1 − P_G(o | π)/β),  with P_G(o | π) < β where π_ref(o) > 0;
+    direct KL (k1, KL(π ‖ π_ref)):
+        π(o) ∝ π_ref(o)·exp(P_G(o | π)/β).
+
+(Vojnovic & Yun, 2025, the stationarity conditions of sections 2–3; the direct-KL and
+no-std variants of their section 4.) P_G depends on π only through the reward-level
+mixture m (level masses q_l for deterministic rewards), so the fixed point is a system
+in the L level masses, not in the K outputs: K = 10^6 costs what K = 2 costs.
+
+Solvers (all verified afterwards against the fixed point recomputed from the returned
+policy with :func:`~gvpo_theory.preference.preference_model`):
+
+* binary deterministic rewards, every batch element at once: bisection on the logit
+  x = log(q_1/q_0) over [−700, 700] to full double precision, using the sign of
+  q_1·(1 − a_1/β) − Q_1 (reverse KL) or of x − log(Q_1/Q_0) − (a_1 − a_0)/β
+  (direct KL). Bracketed, so it cannot diverge for small β or large G.
+* everything else: Gauss–Newton with step-halving on log m − log T(m), where
+  T(m) = Σ_s w_s(m)·D_s is the level mixture the fixed point maps m to, globalised
+  by continuation in β from a β where the answer is ≈ π_ref.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import logsumexp
+
+from .preference import MAX_TERMS, level_advantages, preference_model
+from .problem import (
+    PENALTIES,
+    STD_MODES,
+    Rewards,
+    RewardStructure,
+    check_beta,
+    check_choice,
+    check_distribution,
+    check_eps,
+    check_group_size,
+    split_rewards,
+)
+
+#: A solution is reported ``converged`` when the fixed point holds to this tolerance.
+FIXED_POINT_TOL = 1e-10
+
+#: Rounding slack allowed on the check 1 − P/β > 0.
+DENOMINATOR_SLACK = 1e-12
+
+_X_BRACKET = 700.0  # exp(-700) ~ 1e-304: both level masses stay positive
+
+
+@dataclass(frozen=True)
+class StationaryResult:
+    """A GRPO stationary policy and its diagnostics (cf. scipy's OptimizeResult).
+
+    Attributes:
+        policy: the stationary policy π, shape (..., K).
+        level_masses: the reward-level mixture m = Σ_o π(o)·D_o at π, shape (..., L)
+            (for deterministic rewards: the mass of each reward level). A tuple with
+            one array per problem when the batch has per-problem rewards.
+        levels: the reward levels (L,) (a tuple per problem in the per-problem case).
+        preference: P_G(o | π) at the solution, shape (..., K).
+        residual: max_o of the fixed-point violation, recomputed from ``policy``:
+            |π(o)·(1 − P_G(o|π)/β) − π_ref(o)| (reverse KL) or
+            |π(o) − π_ref(o)·exp(P_G(o|π)/β)/Z| (direct KL); shape (...).
+        log_residual: the same violation in log space over the support of π_ref (a
+            diagnostic: where π_ref(o) is tiny and 1 − P/β ≈ π_ref(o)/π(o) underflows
+            relative to 1, it cannot be resolved in double precision).
+        min_denominator: min over the support of 1 − P_G(o|π)/β (must be > 0 for the
+            reverse-KL fixed point; reported as 1 for direct KL, where it plays no role).
+        converged: the solver bracketed/converged, residual <= ``tol`` and
+            min_denominator > 0, shape (...). False also flags problems with no
+            interior stationary point (direct KL with G = ∞ and small β, where GRPO
+            drifts to a deterministic policy).
+        iterations: solver iterations (bisection steps or Newton steps), shape (...).
+        method: which solver ran.
+    """
+
+    policy: NDArray[np.float64]
+    level_masses: NDArray[np.float64] | tuple[NDArray[np.float64], ...]
+    levels: NDArray[np.float64] | tuple[NDArray[np.float64], ...]
+    preference: NDArray[np.float64]
+    residual: NDArray[np.float64]
+    log_residual: NDArray[np.float64]
+    min_denominator: NDArray[np.float64]
+    converged: NDArray[np.bool_]
+    iterations: NDArray[np.int64]
+    method: str
+
+
+# --------------------------------------------------------------------------- binary
+
+
+def _sigmoid_pair(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """[q_0, q_1] = [σ(−x), σ(x)] with each entry accurate near 0 and 1."""
+    return np.stack([np.exp(-np.logaddexp(0.0, x)), np.exp(-np.logaddexp(0.0, -x))], axis=-1)
+
+
+def _binary_sign(
+    x: NDArray, q_ref: NDArray, levels: NDArray, beta: NDArray, group_size, std, eps, penalty
+) -> NDArray:
+    m = _sigmoid_pair(x)
+    a = level_advantages(m, levels, group_size, std, eps)
+    if penalty == "reverse_kl":
+        # q1·(1 − a1/β) − Q1, increasing in x at a simple root.
+        return m[..., 1] * (1.0 - a[..., 1] / beta) - q_ref[..., 1]
+    return x - (np.log(q_ref[..., 1]) - np.log(q_ref[..., 0])) - (a[..., 1] - a[..., 0]) / beta
+
+
+def _solve_binary(
+    q_ref: NDArray, levels: NDArray, beta: NDArray, group_size, std, eps, penalty
+) -> tuple[NDArray, NDArray, NDArray]:
+    """Vectorised bisection for two-level problems; returns (m, iterations, ok)."""
+    interior = (q_ref[..., 0] > 0) & (q_ref[..., 1] > 0)
+    qi = np.where(interior[..., None], q_ref, 0.5)
+    lo = np.full(qi.shape[:-1], -_X_BRACKET)
+    hi = np.full(qi.shape[:-1], _X_BRACKET)
+    f_lo = _binary_sign(lo, qi, levels, beta, group_size, std, eps, penalty)
+    f_hi = _binary_sign(hi, qi, levels, beta, group_size, std, eps, penalty)
+    ok = (f_lo < 0) & (f_hi > 0)
+    if penalty == "direct_kl" and np.any(~ok & interior):
+        # Direct KL with unbounded advantages (G = ∞): h(x) tends to −∞ at both ends
+        # and is concave, so the stable stationary point is the lower root, bracketed by
+        # [−700, first grid point where h > 0]. If h < 0 on the whole grid there is no
+        # interior stationary point: GRPO runs to the boundary (converged = False).
+        grid = np.linspace(-700.0, 700.0, 2801)  # both q_l > 0 in double
+        bad = np.nonzero((~ok & interior).reshape(-1))[0]
+        flat_hi, flat_ok = hi.reshape(-1), ok.reshape(-1)
+        qf = qi.reshape(-1, 2)
+        bf = np.broadcast_to(beta, qi.shape[:-1]).reshape(-1)
+        for i in bad:
+            vals = _binary_sign(grid, qf[i], levels, bf[i], group_size, std, eps, penalty)
+            pos = np.nonzero(vals > 0)[0]
+            if pos.size:
+                flat_hi[i] = grid[pos[0]]
+                flat_ok[i] = True
+        hi, ok = flat_hi.reshape(hi.shape), flat_ok.reshape(ok.shape)
+    iters = np.zeros(qi.shape[:-1], dtype=np.int64)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        active = ok & (mid != lo) & (mid != hi)
+        if not np.any(active):
+            break
+        f_mid = _binary_sign(mid, qi, levels, beta, group_size, std, eps, penalty)
+        go_up = f_mid < 0
+        lo = np.where(active & go_up, mid, lo)
+        hi = np.where(active & ~go_up, mid, hi)
+        iters += active
+    x = 0.5 * (lo + hi)
+    m = np.where(interior[..., None], _sigmoid_pair(x), q_ref)
+    return m, iters, ok | ~interior
+
+
+# --------------------------------------------------------------------------- general
+
+
+def _mixture_map(z, q_log, dist, levels, beta, group_size, std, eps, penalty):
+    """log m − log T(m) for m = softmax([0, z]); None where T is undefined."""
+    logits = np.concatenate([[0.0], z])
+    log_m = logits - logsumexp(logits)
+    m = np.exp(log_m)
+    a = level_advantages(m, levels, group_size, std, eps)
+    pref = dist @ a
+    if penalty == "reverse_kl":
+        den = 1.0 - pref / beta
+        if np.any(den <= 0):
+            return None
+        log_w = q_log - np.log(den)
+    else:
+        log_w = q_log + pref / beta
+        log_w = log_w - logsumexp(log_w)
+    with np.errstate(divide="ignore"):
+        log_t = logsumexp(log_w[:, None] + np.log(dist), axis=0)
+    return log_m - log_t
+
+
+def _newton(z, args, tol, max_iter):
+    """Gauss–Newton with step halving on the merit ‖log m − log T(m)‖∞."""
+    r = _mixture_map(z, *args)
+    if r is None:
+        return z, math.inf, 0
+    err = float(np.max(np.abs(r)))
+    n = z.size
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007
+        if err <= tol:
+            break
+        jac = np.zeros((r.size, n))
+        h = 1e-7
+        for j in range(n):
+            step = np.zeros(n)
+            step[j] = h
+            rp = _mixture_map(z + step, *args)
+            rm = _mixture_map(z - step, *args)
+            if rp is not None and rm is not None:
+                jac[:, j] = (rp - rm) / (2 * h)
+            elif rp is not None:  # one-sided at the edge of the valid region
+                jac[:, j] = (rp - r) / h
+            elif rm is not None:
+                jac[:, j] = (r - rm) / h
+        delta = np.linalg.lstsq(jac, -r, rcond=None)[0]
+        t = 1.0
+        improved = False
+        while t > 1e-10:
+            z_new = z + t * delta
+            r_new = _mixture_map(z_new, *args)
+            if r_new is not None:
+                e_new = float(np.max(np.abs(r_new)))
+                if e_new < err:
+                    z, r, err, improved = z_new, r_new, e_new, True
+                    break
+            t *= 0.5
+        if not improved:
+            break
+    return z, err, it
+
+
+def _solve_general(
+    q_ref: NDArray, structure: RewardStructure, beta: float, group_size, std, eps, penalty
+) -> tuple[NDArray, int, bool]:
+    """Level mixture m at the stationary point of one problem (profile masses q_ref)."""
+    keep = q_ref > 0
+    dist = structure.dist[keep]
+    reach = dist.sum(axis=0) > 0
+    dist = dist[:, reach]
+    levels = structure.levels[reach]
+    q_log = np.log(q_ref[keep])
+    m_full = np.zeros(structure.n_levels)
+    if levels.size == 1:
+        m_full[reach] = 1.0
+        return m_full, 0, True
+    m0 = np.exp(q_log) @ dist
+    z0 = np.log(m0[1:]) - np.log(m0[0])
+    tol = 1e-14
+
+    def solve_at(b, z_start, iters):
+        args = (q_log, dist, levels, b, group_size, std, eps, penalty)
+        return _newton(z_start, args, tol, iters)
+
+    z, err, total = solve_at(beta, z0, 60)
+    if err > 1e-9:
+        # Continuation in beta: from a beta large enough that pi ≈ pi_ref, step down.
+        a_bound = float(np.max(np.abs(level_advantages(m0, levels, group_size, std, eps))))
+        b_cur = max(beta, 10.0 * max(a_bound, 1.0), 1.0)
+        z, err, it = solve_at(b_cur, z0, 60)
+        total += it
+        step = math.log(b_cur / beta) / 8.0 if b_cur > beta else 0.0
+        steps = 0
+        while b_cur > beta and steps < 400 and step > 1e-9:
+            steps += 1
+            b_try = max(beta, b_cur * math.exp(-step))
+            z_try, e_try, it = solve_at(b_try, z, 30)
+            total += it
+            if e_try <= 1e-9:
+                z, err, b_cur = z_try, e_try, b_try
+                step *= 1.5
+            else:
+                step *= 0.5
+        if b_cur == beta:
+            z, err, it = solve_at(beta, z, 60)
+            total += it
+        else:
+            err = math.inf
+    logits = np.concatenate([[0.0], z])
+    m_full[reach] = np.exp(logits - logsumexp(logits))
+    return m_full, total, err <= 1e-9
+
+
+# --------------------------------------------------------------------------- policy
+
+
+def _policy_from_mixture(
+    pi_ref: NDArray, structure: RewardStructure, m: NDArray, beta: NDArray,
+    group_size, std, eps, penalty,
+) -> NDArray:
+    """π from the solved mixture: π_ref reweighted profile by profile (log domain).
+
+    For deterministic rewards the weight of level l is exactly q_l/Q_l, which stays
+    accurate where 1 − P/β underflows relative to 1 (tiny π_ref, G = ∞).
+    """
+    if structure.deterministic:
+        q_ref = structure.profile_masses(pi_ref)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ratio = np.where(
+                q_ref > 0, np.log(np.where(m > 0, m, 1.0)) - np.log(np.where(q_ref > 0, q_ref, 1.0)), 0.0
+            )
+            log_ratio = np.where((q_ref > 0) & (m <= 0), -np.inf, log_ratio)
+            log_pi = np.log(pi_ref) + log_ratio[..., structure.profile_of]
+        top = np.max(log_pi, axis=-1, keepdims=True)
+        pi = np.exp(log_pi - top)
+        return pi / pi.sum(axis=-1, keepdims=True)
+    a = level_advantages(m, structure.levels, group_size, std, eps)
+    pref = (a @ structure.dist.T)[..., structure.profile_of]
+    support = pi_ref > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ref = np.where(support, np.log(np.where(support, pi_ref, 1.0)), -np.inf)
+        if penalty == "reverse_kl":
+            den = 1.0 - pref / beta[..., None]
+            log_pi = np.where(support & (den > 0), log_ref - np.log(np.where(den > 0, den, 1)), -np.inf)
+        else:
+            log_pi = log_ref + pref / beta[..., None]
+    top = np.max(log_pi, axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    pi = np.exp(log_pi - top)
+    total = pi.sum(axis=-1, keepdims=True)
+    return pi / np.where(total > 0, total, 1.0)
+
+
+def fixed_point_violation(
+    pi: NDArray, pi_ref: NDArray, pref: NDArray, beta: NDArray, penalty: str
+) -> tuple[NDArray, NDArray, NDArray]:
+    """(max absolute violation, max log violation, min 1 − P/β) of the fixed point."""
+    b = beta[..., None]
+    support = pi_ref > 0
+    den = 1.0 - pref / b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if penalty == "reverse_kl":
+            absolute = np.abs(pi * den - pi_ref)
+            log_target = np.log(np.where(support, pi_ref, 1.0)) - np.log(np.where(den > 0, den, np.nan))
+        else:
+            log_un = np.where(support, np.log(np.where(support, pi_ref, 1.0)) + pref / b, -np.inf)
+            log_target = log_un - logsumexp(log_un, axis=-1, keepdims=True)
+            absolute = np.abs(pi - np.exp(log_target))
+        log_gap = np.where(support, np.abs(np.log(np.where(support, pi, 1.0)) - log_target), 0.0)
+    log_gap = np.where(np.isnan(log_gap), np.inf, log_gap)
+    min_den = np.min(np.where(support, den, np.inf), axis=-1)
+    if penalty == "direct_kl":
+        min_den = np.ones_like(min_den)
+    return absolute.max(axis=-1), log_gap.max(axis=-1), min_den
+
+
+def grpo_stationary_policy(
+    pi_ref: ArrayLike,
+    rewards: Rewards,
+    beta: ArrayLike,
+    group_size: float | int,
+    std: str = "population",
+    penalty: str = "reverse_kl",
+    eps: float = 0.0,
+    *,
+    tol: float = FIXED_POINT_TOL,
+    max_terms: int = MAX_TERMS,
+) -> StationaryResult:
+    """The GRPO stationary policy for π_ref, rewards, β and G (THEORY §3).
+
+    Args:
+        pi_ref: reference policy π_ref, shape (..., K).
+        rewards: r(o), shape (K,) or (..., K), or a RewardDistribution (THEORY §4b).
+        beta: β > 0; broadcasts against the batch axes of ``pi_ref``.
+        group_size: G >= 2 or ``math.inf``.
+        std: ``"population"`` (the paper's eq. (2)), ``"sample"`` (torch.std, as in
+            TRL and verl) or ``"none"`` (no scale normalisation, Dr. GRPO).
+        penalty: ``"reverse_kl"`` — GRPO's k3 estimator π_ref/π − log(π_ref/π) − 1,
+            which the paper shows acts as a reverse KL; ``"direct_kl"`` — KL(π ‖ π_ref).
+        eps: added to the group std.
+        tol: the fixed-point tolerance behind ``converged``.
+
+    Returns:
+        :class:`StationaryResult`. Checks (tested): ``std="none"`` with
+        ``penalty="direct_kl"`` is logarithmic pooling with β' = G·β/(G − 1); G = 2 and
+        G = ∞ binary problems match the closed forms of :mod:`gvpo_theory.binary`.
+    """
+    p = check_distribution(pi_ref, "pi_ref")
+    b = check_beta(beta)
+    g = check_group_size(group_size)
+    check_choice(std, "std", STD_MODES)
+    check_choice(penalty, "penalty", PENALTIES)
+    e = check_eps(eps)
+    try:
+        batch = np.broadcast_shapes(p.shape[:-1], b.shape)
+    except ValueError as exc:
+        raise ValueError(
+            f"beta shape {b.shape} does not broadcast with the batch axes of pi_ref "
+            f"{p.shape[:-1]}"
+        ) from exc
+    p = np.broadcast_to(p, (*batch, p.shape[-1]))
+    b = np.broadcast_to(b, batch).astype(np.float64)
+    shared, per_problem = split_rewards(rewards, batch, p.shape[-1])
+    opts = (g, std, e, penalty)
+
+    if shared is not None:
+        q_ref = shared.profile_masses(p)
+        if shared.deterministic and shared.n_levels == 2:
+            m, iters, solver_ok = _solve_binary(q_ref, shared.levels, b, *opts)
+            method = "binary-bisection"
+        else:
+            flat_q = q_ref.reshape(-1, shared.n_profiles)
+            flat_b = b.reshape(-1)
+            ms, its, oks = [], [], []
+            for qi, bi in zip(flat_q, flat_b):
+                mi, it, ok_i = _solve_general(qi, shared, float(bi), *opts)
+                ms.append(mi)
+                its.append(it)
+                oks.append(ok_i)
+            m = np.asarray(ms).reshape(*batch, shared.n_levels)
+            solver_ok = np.asarray(oks, dtype=bool).reshape(batch)
+            iters = np.asarray(its, dtype=np.int64).reshape(batch)
+            method = "level-newton"
+        pi = _policy_from_mixture(p, shared, m, b, *opts)
+        level_masses: NDArray | tuple = shared.mixture(shared.profile_masses(pi))
+        levels: NDArray | tuple = shared.levels
+    else:
+        flat_p = p.reshape(-1, p.shape[-1])
+        flat_b = b.reshape(-1)
+        pis, ms, its, levs, oks = [], [], [], [], []
+        for pi_i, b_i, st in zip(flat_p, flat_b, per_problem):
+            q_i = st.profile_masses(pi_i)
+            if st.deterministic and st.n_levels == 2:
+                mi, it, ok_i = _solve_binary(q_i, st.levels, np.asarray(b_i), *opts)
+                it, ok_i = int(it), bool(ok_i)
+            else:
+                mi, it, ok_i = _solve_general(q_i, st, float(b_i), *opts)
+            oks.append(ok_i)
+            sol = _policy_from_mixture(pi_i, st, mi, np.asarray(b_i), *opts)
+            pis.append(sol)
+            ms.append(st.mixture(st.profile_masses(sol)))
+            its.append(it)
+            levs.append(st.levels)
+        pi = np.asarray(pis).reshape(p.shape)
+        iters = np.asarray(its, dtype=np.int64).reshape(batch)
+        level_masses, levels = tuple(ms), tuple(levs)
+        solver_ok = np.asarray(oks, dtype=bool).reshape(batch)
+        method = "per-problem"
+
+    pref = preference_model(pi, rewards, g, std, e, max_terms=max_terms)
+    residual, log_residual, min_den = fixed_point_violation(pi, p, pref, b, penalty)
+    # 1 − P/β is verified up to rounding: where π_ref(o) ≪ π(o) it is ≈ π_ref/π ≪ 1e-16.
+    converged = solver_ok & (residual <= tol) & (min_den > -DENOMINATOR_SLACK)
+    return StationaryResult(
+        policy=pi,
+        level_masses=level_masses,
+        levels=levels,
+        preference=pref,
+        residual=residual,
+        log_residual=log_residual,
+        min_denominator=min_den,
+        converged=np.asarray(converged),
+        iterations=iters,
+        method=method,
+    )
