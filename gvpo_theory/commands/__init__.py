@@ -1,0 +1,1 @@
+"""Subcommands of the gvpo-theory CLI, one module each."""
