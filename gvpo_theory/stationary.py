@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
-from .preference import MAX_TERMS, level_advantages, preference_model
+from .preference import MAX_TERMS, level_advantages, profile_preferences
 from .problem import (
     PENALTIES,
     STD_MODES,
@@ -118,7 +118,7 @@ def _binary_sign(
 def _solve_binary(
     q_ref: NDArray, levels: NDArray, beta: NDArray, group_size, std, eps, penalty
 ) -> tuple[NDArray, NDArray, NDArray]:
-    """Vectorised bisection for two-level problems; returns (m, iterations, ok)."""
+    """Vectorised bracketed root finding for two-level problems: (m, iterations, ok)."""
     interior = (q_ref[..., 0] > 0) & (q_ref[..., 1] > 0)
     qi = np.where(interior[..., None], q_ref, 0.5)
     lo = np.full(qi.shape[:-1], -_X_BRACKET)
@@ -143,16 +143,34 @@ def _solve_binary(
                 flat_hi[i] = grid[pos[0]]
                 flat_ok[i] = True
         hi, ok = flat_hi.reshape(hi.shape), flat_ok.reshape(ok.shape)
+    # Illinois (regula falsi with endpoint halving), bisecting whenever the bracket fails
+    # to halve in two steps: bracketed, hence safe, and superlinear near the root.
     iters = np.zeros(qi.shape[:-1], dtype=np.int64)
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        active = ok & (mid != lo) & (mid != hi)
+    width_2ago = width_1ago = hi - lo
+    last_side = np.zeros(qi.shape[:-1], dtype=np.int8)
+    for _ in range(400):
+        active = ok & (hi - lo > 4e-16 * np.maximum(1.0, np.abs(lo) + np.abs(hi)))
         if not np.any(active):
             break
-        f_mid = _binary_sign(mid, qi, levels, beta, group_size, std, eps, penalty)
-        go_up = f_mid < 0
-        lo = np.where(active & go_up, mid, lo)
-        hi = np.where(active & ~go_up, mid, hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        stalled = (hi - lo) > 0.5 * width_2ago
+        use_mid = ~np.isfinite(x) | (x <= lo) | (x >= hi) | stalled
+        x = np.where(use_mid, 0.5 * (lo + hi), x)
+        width_2ago, width_1ago = width_1ago, hi - lo
+        f_x = _binary_sign(x, qi, levels, beta, group_size, std, eps, penalty)
+        left = f_x < 0  # the root lies in (x, hi)
+        exact = f_x == 0
+        upd_lo = active & left
+        upd_hi = active & ~left
+        # Illinois: when the same end is kept twice, halve its function value.
+        f_hi = np.where(upd_lo & (last_side == 1), 0.5 * f_hi, f_hi)
+        f_lo = np.where(upd_hi & (last_side == -1), 0.5 * f_lo, f_lo)
+        lo, f_lo = np.where(upd_lo, x, lo), np.where(upd_lo, f_x, f_lo)
+        hi, f_hi = np.where(upd_hi, x, hi), np.where(upd_hi, f_x, f_hi)
+        lo = np.where(active & exact, x, lo)
+        hi = np.where(active & exact, x, hi)
+        last_side = np.where(upd_lo, 1, np.where(upd_hi, -1, last_side)).astype(np.int8)
         iters += active
     x = 0.5 * (lo + hi)
     m = np.where(interior[..., None], _sigmoid_pair(x), q_ref)
@@ -278,63 +296,62 @@ def _solve_general(
 
 
 def _policy_from_mixture(
-    pi_ref: NDArray, structure: RewardStructure, m: NDArray, beta: NDArray,
+    pi_ref: NDArray, q_ref: NDArray, structure: RewardStructure, m: NDArray, beta: NDArray,
     group_size, std, eps, penalty,
 ) -> NDArray:
-    """π from the solved mixture: π_ref reweighted profile by profile (log domain).
+    """π from the solved mixture: π_ref reweighted profile by profile.
 
-    For deterministic rewards the weight of level l is exactly q_l/Q_l, which stays
-    accurate where 1 − P/β underflows relative to 1 (tiny π_ref, G = ∞).
+    For deterministic rewards the weight of level l is exactly q_l/Q_l (one multiply per
+    output), which stays accurate where 1 − P/β underflows relative to 1 (tiny π_ref,
+    G = ∞). Otherwise the weights 1/(1 − P_s/β) or exp(P_s/β)/Z are formed per profile.
     """
-    if structure.deterministic:
-        q_ref = structure.profile_masses(pi_ref)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_ratio = np.where(
-                q_ref > 0, np.log(np.where(m > 0, m, 1.0)) - np.log(np.where(q_ref > 0, q_ref, 1.0)), 0.0
-            )
-            log_ratio = np.where((q_ref > 0) & (m <= 0), -np.inf, log_ratio)
-            log_pi = np.log(pi_ref) + log_ratio[..., structure.profile_of]
-        top = np.max(log_pi, axis=-1, keepdims=True)
-        pi = np.exp(log_pi - top)
-        return pi / pi.sum(axis=-1, keepdims=True)
-    a = level_advantages(m, structure.levels, group_size, std, eps)
-    pref = (a @ structure.dist.T)[..., structure.profile_of]
-    support = pi_ref > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_ref = np.where(support, np.log(np.where(support, pi_ref, 1.0)), -np.inf)
-        if penalty == "reverse_kl":
-            den = 1.0 - pref / beta[..., None]
-            log_pi = np.where(support & (den > 0), log_ref - np.log(np.where(den > 0, den, 1)), -np.inf)
+        if structure.deterministic:
+            weight = np.where(q_ref > 0, m / np.where(q_ref > 0, q_ref, 1.0), 0.0)
         else:
-            log_pi = log_ref + pref / beta[..., None]
-    top = np.max(log_pi, axis=-1, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    pi = np.exp(log_pi - top)
+            a = level_advantages(m, structure.levels, group_size, std, eps)
+            pref = a @ structure.dist.T
+            if penalty == "reverse_kl":
+                den = 1.0 - pref / beta[..., None]
+                weight = np.where((q_ref > 0) & (den > 0), 1.0 / np.where(den > 0, den, 1.0), 0.0)
+            else:
+                log_w = np.where(q_ref > 0, pref / beta[..., None], -np.inf)
+                log_w = log_w - np.max(log_w, axis=-1, keepdims=True)
+                weight = np.exp(log_w)
+    pi = pi_ref * weight[..., structure.profile_of]
     total = pi.sum(axis=-1, keepdims=True)
     return pi / np.where(total > 0, total, 1.0)
 
 
 def fixed_point_violation(
-    pi: NDArray, pi_ref: NDArray, pref: NDArray, beta: NDArray, penalty: str
+    pi: NDArray, pi_ref: NDArray, q_ref: NDArray, pref: NDArray, profile_of: NDArray,
+    beta: NDArray, penalty: str,
 ) -> tuple[NDArray, NDArray, NDArray]:
-    """(max absolute violation, max log violation, min 1 − P/β) of the fixed point."""
+    """(max absolute violation, max log violation, min 1 − P/β) of the fixed point.
+
+    ``pref`` (..., S) is P_G per reward profile, computed from ``pi`` itself; ``q_ref``
+    (..., S) the π_ref mass of each profile (it normalises the direct-KL target). The
+    log violation is max |log1p(relative violation)| over the support of π_ref.
+    """
     b = beta[..., None]
     support = pi_ref > 0
-    den = 1.0 - pref / b
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if penalty == "reverse_kl":
-            absolute = np.abs(pi * den - pi_ref)
-            log_target = np.log(np.where(support, pi_ref, 1.0)) - np.log(np.where(den > 0, den, np.nan))
+            den_s = 1.0 - pref / b
+            gap = pi * den_s[..., profile_of] - pi_ref
+            rel = np.where(support, gap / np.where(support, pi_ref, 1.0), 0.0)
+            min_den = np.min(np.where(q_ref > 0, den_s, np.inf), axis=-1)
         else:
-            log_un = np.where(support, np.log(np.where(support, pi_ref, 1.0)) + pref / b, -np.inf)
-            log_target = log_un - logsumexp(log_un, axis=-1, keepdims=True)
-            absolute = np.abs(pi - np.exp(log_target))
-        log_gap = np.where(support, np.abs(np.log(np.where(support, pi, 1.0)) - log_target), 0.0)
+            log_un = np.where(q_ref > 0, np.log(np.where(q_ref > 0, q_ref, 1.0)) + pref / b, -np.inf)
+            factor = np.exp(pref / b - logsumexp(log_un, axis=-1, keepdims=True))
+            target = pi_ref * factor[..., profile_of]
+            gap = pi - target
+            rel = np.where(support, gap / np.where(support, target, 1.0), 0.0)
+            min_den = np.ones(pi.shape[:-1])
+        hi_rel, lo_rel = np.max(rel, axis=-1), np.min(rel, axis=-1)
+        log_gap = np.maximum(np.abs(np.log1p(hi_rel)), np.abs(np.log1p(np.maximum(lo_rel, -1.0))))
     log_gap = np.where(np.isnan(log_gap), np.inf, log_gap)
-    min_den = np.min(np.where(support, den, np.inf), axis=-1)
-    if penalty == "direct_kl":
-        min_den = np.ones_like(min_den)
-    return absolute.max(axis=-1), log_gap.max(axis=-1), min_den
+    return np.max(np.abs(gap), axis=-1), log_gap, min_den
 
 
 def grpo_stationary_policy(
@@ -385,53 +402,31 @@ def grpo_stationary_policy(
     b = np.broadcast_to(b, batch).astype(np.float64)
     shared, per_problem = split_rewards(rewards, batch, p.shape[-1])
     opts = (g, std, e, penalty)
-
     if shared is not None:
-        q_ref = shared.profile_masses(p)
-        if shared.deterministic and shared.n_levels == 2:
-            m, iters, solver_ok = _solve_binary(q_ref, shared.levels, b, *opts)
-            method = "binary-bisection"
-        else:
-            flat_q = q_ref.reshape(-1, shared.n_profiles)
-            flat_b = b.reshape(-1)
-            ms, its, oks = [], [], []
-            for qi, bi in zip(flat_q, flat_b):
-                mi, it, ok_i = _solve_general(qi, shared, float(bi), *opts)
-                ms.append(mi)
-                its.append(it)
-                oks.append(ok_i)
-            m = np.asarray(ms).reshape(*batch, shared.n_levels)
-            solver_ok = np.asarray(oks, dtype=bool).reshape(batch)
-            iters = np.asarray(its, dtype=np.int64).reshape(batch)
-            method = "level-newton"
-        pi = _policy_from_mixture(p, shared, m, b, *opts)
-        level_masses: NDArray | tuple = shared.mixture(shared.profile_masses(pi))
+        out = _solve_structure(p, b, shared, opts, max_terms)
+        level_masses: NDArray | tuple = out["level_masses"]
         levels: NDArray | tuple = shared.levels
+        pi, pref = out["policy"], out["preference"]
+        residual, log_residual, min_den = out["residual"], out["log_residual"], out["min_den"]
+        solver_ok, iters, method = out["ok"], out["iterations"], out["method"]
     else:
-        flat_p = p.reshape(-1, p.shape[-1])
-        flat_b = b.reshape(-1)
-        pis, ms, its, levs, oks = [], [], [], [], []
-        for pi_i, b_i, st in zip(flat_p, flat_b, per_problem):
-            q_i = st.profile_masses(pi_i)
-            if st.deterministic and st.n_levels == 2:
-                mi, it, ok_i = _solve_binary(q_i, st.levels, np.asarray(b_i), *opts)
-                it, ok_i = int(it), bool(ok_i)
-            else:
-                mi, it, ok_i = _solve_general(q_i, st, float(b_i), *opts)
-            oks.append(ok_i)
-            sol = _policy_from_mixture(pi_i, st, mi, np.asarray(b_i), *opts)
-            pis.append(sol)
-            ms.append(st.mixture(st.profile_masses(sol)))
-            its.append(it)
-            levs.append(st.levels)
-        pi = np.asarray(pis).reshape(p.shape)
-        iters = np.asarray(its, dtype=np.int64).reshape(batch)
-        level_masses, levels = tuple(ms), tuple(levs)
-        solver_ok = np.asarray(oks, dtype=bool).reshape(batch)
-        method = "per-problem"
+        flat_p, flat_b = p.reshape(-1, p.shape[-1]), b.reshape(-1)
+        parts = [
+            _solve_structure(flat_p[i], flat_b[i], st, opts, max_terms)
+            for i, st in enumerate(per_problem)
+        ]
 
-    pref = preference_model(pi, rewards, g, std, e, max_terms=max_terms)
-    residual, log_residual, min_den = fixed_point_violation(pi, p, pref, b, penalty)
+        def stack(key: str) -> NDArray:
+            return np.asarray([part[key] for part in parts]).reshape(batch)
+
+        pi = np.asarray([part["policy"] for part in parts]).reshape(p.shape)
+        pref = np.asarray([part["preference"] for part in parts]).reshape(p.shape)
+        residual, log_residual, min_den = stack("residual"), stack("log_residual"), stack("min_den")
+        solver_ok, iters = stack("ok").astype(bool), stack("iterations").astype(np.int64)
+        level_masses = tuple(part["level_masses"] for part in parts)
+        levels = tuple(st.levels for st in per_problem)
+        method = "per-problem: " + ", ".join(sorted({part["method"] for part in parts}))
+
     # 1 − P/β is verified up to rounding: where π_ref(o) ≪ π(o) it is ≈ π_ref/π ≪ 1e-16.
     converged = solver_ok & (residual <= tol) & (min_den > -DENOMINATOR_SLACK)
     return StationaryResult(
@@ -443,6 +438,44 @@ def grpo_stationary_policy(
         log_residual=log_residual,
         min_denominator=min_den,
         converged=np.asarray(converged),
-        iterations=iters,
+        iterations=np.asarray(iters),
         method=method,
     )
+
+
+def _solve_structure(
+    p: NDArray, b: NDArray, structure: RewardStructure, opts: tuple, max_terms: int
+) -> dict:
+    """Solve every problem sharing one reward structure, then verify from the policy."""
+    g, std, e, penalty = opts
+    b = np.asarray(b, dtype=np.float64)
+    batch = b.shape
+    q_ref = structure.profile_masses(p)
+    if structure.deterministic and structure.n_levels == 2:
+        m, iters, ok = _solve_binary(q_ref, structure.levels, b, *opts)
+        method = "binary-bracketed"
+    else:
+        flat_q, flat_b = q_ref.reshape(-1, structure.n_profiles), b.reshape(-1)
+        solved = [_solve_general(qi, structure, float(bi), *opts) for qi, bi in zip(flat_q, flat_b)]
+        m = np.asarray([sol[0] for sol in solved]).reshape(*batch, structure.n_levels)
+        iters = np.asarray([sol[1] for sol in solved], dtype=np.int64).reshape(batch)
+        ok = np.asarray([sol[2] for sol in solved], dtype=bool).reshape(batch)
+        method = "level-newton"
+    pi = _policy_from_mixture(p, q_ref, structure, m, b, *opts)
+    # Verification from the returned policy alone: its own profile masses and P_G.
+    w = structure.profile_masses(pi)
+    pref_s, level_masses = profile_preferences(w, structure, g, std, e, max_terms=max_terms)
+    residual, log_residual, min_den = fixed_point_violation(
+        pi, p, q_ref, pref_s, structure.profile_of, b, penalty
+    )
+    return {
+        "policy": pi,
+        "preference": pref_s[..., structure.profile_of],
+        "level_masses": level_masses,
+        "residual": residual,
+        "log_residual": log_residual,
+        "min_den": min_den,
+        "ok": ok,
+        "iterations": iters,
+        "method": method,
+    }
