@@ -1,0 +1,94 @@
+"""`gvpo-theory solve`: output against closed forms, and bad input as one-line errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gvpo_theory.cli import main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_solve_json_matches_closed_forms(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(
+        capsys, "solve", "--pi-ref", "0.3,0.7", "--rewards", "1,0", "--beta", "1",
+        "--group-size", "2", "--json",
+    )
+    assert code == 0
+    data = json.loads(out)
+    # THEORY §4, G = 2: p = (1 − β + sqrt((β − 1)² + 4β·p_ref)) / 2 at β = 1.
+    assert data["grpo_stationary"][0] == pytest.approx(math.sqrt(0.3), abs=1e-12)
+    # Logarithmic pooling: p_ref·e / (p_ref·e + 1 − p_ref).
+    pooled = 0.3 * math.e / (0.3 * math.e + 0.7)
+    assert data["kl_optimal"][0] == pytest.approx(pooled, abs=1e-12)
+    assert data["converged"] is True
+
+
+def test_solve_large_group_limit_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(
+        capsys, "solve", "--pi-ref", "0.3,0.7", "--rewards", "1,0", "--beta", "0.5",
+        "--group-size", "inf",
+    )
+    assert code == 0
+    assert "0.9000000000" in out  # THEORY §4: beta = 0.5, G = ∞ gives p = 0.9
+    assert "converged" in out
+
+
+def test_solve_bernoulli_rewards_use_expected_reward_for_pi_star(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run_cli(
+        capsys, "solve", "--pi-ref", "0.5,0.5", "--success-prob", "0.8,0.3", "--beta", "2",
+        "--group-size", "4", "--json",
+    )
+    assert code == 0
+    data = json.loads(out)
+    logits = np.log([0.5, 0.5]) + np.array([0.8, 0.3]) / 2
+    expected = np.exp(logits) / np.exp(logits).sum()
+    np.testing.assert_allclose(data["kl_optimal"], expected, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--pi-ref", "0.3,0.6", "--rewards", "1,0", "--beta", "1", "--group-size", "8"], "pi_ref"),
+        (["--pi-ref", "0.3,0.7", "--rewards", "1,0", "--beta", "0", "--group-size", "8"], "beta"),
+        (["--pi-ref", "0.3,0.7", "--rewards", "1,0", "--beta", "1", "--group-size", "1"],
+         "group_size"),
+        (["--pi-ref", "0.3,0.7", "--rewards", "1,0,2", "--beta", "1", "--group-size", "4"],
+         "outputs"),
+        (["--pi-ref", "0.3,x", "--rewards", "1,0", "--beta", "1", "--group-size", "4"], "--pi-ref"),
+        (["--pi-ref", "0.3,0.7", "--rewards", "1,nan", "--beta", "1", "--group-size", "4"],
+         "finite"),
+        (["--pi-ref", "0.3,0.7", "--rewards", "1,0", "--beta", "1", "--group-size", "2.5"],
+         "--group-size"),
+    ],
+)
+def test_bad_input_is_one_line_error(
+    capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    code, out, err = run_cli(capsys, "solve", *argv)
+    assert code == 2
+    assert err.startswith("error: ")
+    assert needle in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_console_entry_point_runs_as_module() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "gvpo_theory.cli", "solve", "--pi-ref", "0.3,0.7", "--rewards",
+         "1,0", "--beta", "-1", "--group-size", "4"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: beta must be > 0"
