@@ -1,0 +1,68 @@
+"""Render docs/api.md from the package's docstrings, so the API page cannot drift.
+
+    .venv/bin/python docs/render_api.py            # rewrite docs/api.md
+    .venv/bin/python docs/render_api.py --check    # exit 1 if docs/api.md is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import sys
+from pathlib import Path
+
+#: (module, public names) in the order the page lists them.
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("gvpo_theory.pooling", ("kl_optimal_policy", "kl_optimal_log_policy", "kl_divergence")),
+    ("gvpo_theory.preference", ("preference_model", "level_advantages", "preference_model_mc",
+                                "advantage_table")),
+    ("gvpo_theory.stationary", ("grpo_stationary_policy", "StationaryResult")),
+    ("gvpo_theory.problem", ("RewardDistribution",)),
+    ("gvpo_theory.dynamics", ("grpo_expected_update", "gvpo_expected_update", "grpo_flow",
+                              "gvpo_flow", "integrate_flow", "expected_gradient_ascent")),
+)
+
+OUT = Path(__file__).resolve().parent / "api.md"
+
+
+def render() -> str:
+    lines = [
+        "# API reference",
+        "",
+        "Generated from the docstrings by `docs/render_api.py`; a test fails if this page is",
+        "stale. Everything is numpy in, numpy out; `import gvpo_theory as gt`.",
+        "",
+    ]
+    for module_name, names in SECTIONS:
+        module = importlib.import_module(module_name)
+        lines += [f"## `{module_name}`", ""]
+        doc = inspect.getdoc(module) or ""
+        lines += [doc.split("\n\n")[0], ""]
+        for name in names:
+            obj = getattr(module, name)
+            try:
+                sig = str(inspect.signature(obj))
+            except (TypeError, ValueError):
+                sig = "(...)"
+            kind = "class " if inspect.isclass(obj) else ""
+            lines += [f"### `{kind}{name}{sig}`", "", "```text", inspect.getdoc(obj) or "", "```", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    text = render()
+    if args.check:
+        if not OUT.exists() or OUT.read_text() != text:
+            print("docs/api.md is stale: run .venv/bin/python docs/render_api.py", file=sys.stderr)
+            return 1
+        return 0
+    OUT.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
