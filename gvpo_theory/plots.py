@@ -1,0 +1,402 @@
+"""Figure functions: data in, a matplotlib :class:`~matplotlib.figure.Figure` out.
+
+Every function here is pure: it takes arrays computed elsewhere (by the engine, in
+``analyses/``) and returns a new Figure built without pyplot, so nothing touches
+global state and nothing is written to disk (saving happens in one place,
+``analyses/common.py``). Colours come from one palette, :data:`PALETTE`, so a method
+has the same colour in every figure:
+
+* ``kl_optimal`` — π* ∝ π_ref·exp(r/β): logarithmic pooling, the RLHF and GVPO optimum
+  (black, dashed);
+* ``pi_ref`` — the reference policy (grey, dotted);
+* ``grpo_G2`` … ``grpo_Ginf`` — GRPO's stationary point for group size G (one
+  sequential ramp, dark for small G, light for G = ∞);
+* ``std_population`` / ``std_sample`` / ``std_none`` — the group-std conventions
+  (paper's eq. (2) / ``torch.std`` as in TRL and verl / Dr. GRPO);
+* ``sampler_<name>`` — sampling distributions in training runs.
+
+Probabilities are dimensionless; β is in reward units per nat of KL (rewards are
+0/1 in the binary figures), which the axis labels say.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike, NDArray
+
+#: One colour per method, shared by every figure (colour-blind-safe where it matters).
+PALETTE: dict[str, str] = {
+    "kl_optimal": "#000000",
+    "pi_ref": "#8c8c8c",
+    "grpo": "#cc4778",
+    "grpo_G2": "#0d0887",
+    "grpo_G3": "#5e01a6",
+    "grpo_G4": "#9e199d",
+    "grpo_G8": "#cc4778",
+    "grpo_G16": "#eb7655",
+    "grpo_Ginf": "#fca636",
+    "std_population": "#0072b2",
+    "std_sample": "#009e73",
+    "std_none": "#d55e00",
+    "sampler_on_policy": "#0072b2",
+    "sampler_reference": "#009e73",
+    "sampler_uniform": "#e69f00",
+    "sampler_off_policy": "#cc79a7",
+    "sampler_replay": "#56b4e9",
+    "reference_slope": "#8c8c8c",
+    "case_1": "#0072b2",
+    "case_2": "#d55e00",
+    "case_3": "#009e73",
+    "case_4": "#cc79a7",
+}
+
+#: Colours for keys the palette does not name (e.g. a sampler added later), in order.
+_EXTRA_COLOURS: tuple[str, ...] = ("#332288", "#117733", "#882255", "#44aa99", "#999933", "#aa4499")
+
+#: Line style per method family.
+LINESTYLE: dict[str, str] = {
+    "kl_optimal": "--",
+    "pi_ref": ":",
+    "reverse_kl": "-",
+    "direct_kl": "--",
+}
+
+#: Axis labels, spelled once.
+BETA_LABEL = "β, KL coefficient (reward units per nat)"
+PROB_LABEL = "π(a): stationary probability of the better answer"
+PREF_LABEL = "π_ref(a): reference probability of the better answer"
+
+PNG_DPI = 150
+
+
+def group_label(group_size: float) -> str:
+    """``G = 8`` or ``G = ∞``."""
+    return "G = ∞" if math.isinf(group_size) else f"G = {int(group_size)}"
+
+
+def grpo_color(group_size: float) -> str:
+    """The palette colour of GRPO with group size G (``grpo`` for sizes the ramp skips)."""
+    key = "grpo_Ginf" if math.isinf(group_size) else f"grpo_G{int(group_size)}"
+    return PALETTE.get(key, PALETTE["grpo"])
+
+
+def color(key: str, index: int = 0) -> str:
+    """The palette colour for ``key``; unnamed keys get a fixed extra colour by ``index``."""
+    return PALETTE.get(key, _EXTRA_COLOURS[index % len(_EXTRA_COLOURS)])
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    # Figure() rather than pyplot: no global figure registry, nothing to close.
+    return Figure(figsize=(width, height), dpi=PNG_DPI, layout="constrained")
+
+
+def _finish(ax: Axes) -> None:
+    ax.grid(True, which="major", alpha=0.3, linewidth=0.6)
+    ax.tick_params(labelsize=9)
+
+
+def _as2d(x: ArrayLike, shape: tuple[int, ...], name: str) -> NDArray[np.float64]:
+    arr = np.asarray(x, dtype=float)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}; got {arr.shape}")
+    return arr
+
+
+def binary_vs_beta_figure(
+    beta: ArrayLike,
+    p_ref: Sequence[float],
+    group_sizes: Sequence[float],
+    grpo: ArrayLike,
+    pooling: ArrayLike,
+) -> Figure:
+    """Binary question: stationary π(a) against β, one panel per π_ref(a).
+
+    Args:
+        beta: the β grid (n_beta,), plotted on a log axis.
+        p_ref: reference probabilities of the better answer, one panel each.
+        group_sizes: the GRPO group sizes G (``math.inf`` allowed), one curve each.
+        grpo: GRPO stationary π(a), shape (n_G, n_pref, n_beta); NaN where unsolved.
+        pooling: logarithmic pooling π*(a) = π_ref(a)e^{1/β}/Z, shape (n_pref, n_beta).
+    """
+    beta = np.asarray(beta, dtype=float)
+    grpo = _as2d(grpo, (len(group_sizes), len(p_ref), beta.size), "grpo")
+    pooling = _as2d(pooling, (len(p_ref), beta.size), "pooling")
+    fig = _new_figure(3.6 * len(p_ref), 3.9)
+    axes = fig.subplots(1, len(p_ref), sharey=True, squeeze=False)[0]
+    for j, (ax, pr) in enumerate(zip(axes, p_ref)):
+        for i, g in enumerate(group_sizes):
+            ax.plot(beta, grpo[i, j], color=grpo_color(g), lw=1.6, label=f"GRPO, {group_label(g)}")
+        ax.plot(beta, pooling[j], color=PALETTE["kl_optimal"], ls=LINESTYLE["kl_optimal"], lw=1.6,
+                label="π* (log. pooling; RLHF, GVPO)")
+        ax.axhline(pr, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.2, label="π_ref(a)")
+        ax.set_xscale("log")
+        ax.set_ylim(0.0, 1.02)
+        ax.set_title(f"π_ref(a) = {pr:g}", fontsize=10)
+        ax.set_xlabel(BETA_LABEL, fontsize=9)
+        _finish(ax)
+    axes[0].set_ylabel(PROB_LABEL, fontsize=9)
+    axes[-1].legend(fontsize=8, loc="lower left", frameon=True)
+    fig.suptitle("Binary question, reverse-KL penalty, population std: GRPO vs logarithmic pooling",
+                 fontsize=11)
+    return fig
+
+
+def binary_vs_reference_figure(
+    p_ref: ArrayLike,
+    betas: Sequence[float],
+    group_sizes: Sequence[float],
+    grpo: ArrayLike,
+    pooling: ArrayLike,
+) -> Figure:
+    """Binary question at fixed β: stationary π(a) against π_ref(a), and GRPO − pooling.
+
+    Args:
+        p_ref: the π_ref(a) grid (n_pref,).
+        betas: one column of panels per β.
+        group_sizes: GRPO group sizes, one curve each.
+        grpo: GRPO stationary π(a), shape (n_G, n_beta, n_pref).
+        pooling: π*(a), shape (n_beta, n_pref).
+    """
+    p_ref = np.asarray(p_ref, dtype=float)
+    grpo = _as2d(grpo, (len(group_sizes), len(betas), p_ref.size), "grpo")
+    pooling = _as2d(pooling, (len(betas), p_ref.size), "pooling")
+    fig = _new_figure(3.6 * len(betas), 6.0)
+    axes = fig.subplots(2, len(betas), sharex=True, squeeze=False, height_ratios=[3, 2])
+    for j, b in enumerate(betas):
+        top, bottom = axes[0, j], axes[1, j]
+        top.plot(p_ref, p_ref, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.2,
+                 label="π(a) = π_ref(a)")
+        for i, g in enumerate(group_sizes):
+            top.plot(p_ref, grpo[i, j], color=grpo_color(g), lw=1.6, label=f"GRPO, {group_label(g)}")
+            bottom.plot(p_ref, grpo[i, j] - pooling[j], color=grpo_color(g), lw=1.6)
+        top.plot(p_ref, pooling[j], color=PALETTE["kl_optimal"], ls=LINESTYLE["kl_optimal"], lw=1.6,
+                 label="π* (log. pooling)")
+        bottom.axhline(0.0, color=PALETTE["kl_optimal"], ls=LINESTYLE["kl_optimal"], lw=1.0)
+        top.set_title(f"β = {b:g}", fontsize=10)
+        top.set_ylim(0.0, 1.02)
+        bottom.set_xlabel(PREF_LABEL, fontsize=9)
+        for ax in (top, bottom):
+            ax.set_xlim(0.0, 1.0)
+            _finish(ax)
+    axes[0, 0].set_ylabel(PROB_LABEL, fontsize=9)
+    axes[1, 0].set_ylabel("GRPO − pooling: π(a) − π*(a)", fontsize=9)
+    axes[0, -1].legend(fontsize=8, loc="lower right")
+    fig.suptitle("Binary question at fixed β (reverse KL, population std): where GRPO departs "
+                 "from logarithmic pooling", fontsize=11)
+    return fig
+
+
+def variants_figure(
+    beta: ArrayLike,
+    group_sizes: Sequence[float],
+    variants: Sequence[tuple[str, str]],
+    curves: ArrayLike,
+    pooling: ArrayLike,
+    p_ref: float,
+) -> Figure:
+    """GRPO variants (penalty × std convention): stationary π(a) against β, a panel per G.
+
+    Colour encodes the std convention (``std_<name>``), line style the penalty
+    (solid reverse KL, dashed direct KL). Points where the solver found no interior
+    stationary point are NaN and left out.
+
+    Args:
+        beta: the β grid (n_beta,).
+        group_sizes: one panel per G.
+        variants: (std, penalty) pairs, one curve each.
+        curves: stationary π(a), shape (n_G, n_variants, n_beta), NaN where unsolved.
+        pooling: π*(a) on the β grid (n_beta,).
+        p_ref: π_ref(a), for the title and a reference line.
+    """
+    beta = np.asarray(beta, dtype=float)
+    curves = _as2d(curves, (len(group_sizes), len(variants), beta.size), "curves")
+    pooling = _as2d(pooling, (beta.size,), "pooling")
+    fig = _new_figure(3.7 * len(group_sizes), 4.6)
+    axes = fig.subplots(1, len(group_sizes), sharey=True, squeeze=False)[0]
+    for i, (ax, g) in enumerate(zip(axes, group_sizes)):
+        for k, (std, penalty) in enumerate(variants):
+            # population drawn widest: at G = ∞ it coincides with sample std and stays visible
+            ax.plot(beta, curves[i, k], color=PALETTE[f"std_{std}"], ls=LINESTYLE[penalty],
+                    lw=2.6 if std == "population" else 1.5,
+                    label=f"{penalty.replace('_', '-').replace('kl', 'KL')}, std: {std}")
+        ax.plot(beta, pooling, color=PALETTE["kl_optimal"], ls=":", lw=2.0, label="π* (log. pooling)")
+        ax.axhline(p_ref, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.0)
+        ax.set_xscale("log")
+        ax.set_ylim(0.0, 1.02)
+        ax.set_title(group_label(g), fontsize=10)
+        ax.set_xlabel(BETA_LABEL, fontsize=9)
+        _finish(ax)
+    axes[0].set_ylabel(PROB_LABEL, fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8)
+    fig.suptitle(f"GRPO variants, binary question, π_ref(a) = {p_ref:g} (grey dotted); "
+                 "only points with an interior stationary point shown", fontsize=10.5)
+    return fig
+
+
+def group_size_figure(
+    group_sizes: ArrayLike,
+    gaps: Mapping[str, ArrayLike],
+    corrections: Mapping[str, float] | None = None,
+) -> Figure:
+    """Convergence in the group size: |p_G − p_∞| against G on log–log axes.
+
+    Args:
+        group_sizes: finite G values (n,).
+        gaps: label → |p_G − p_∞| for each G (n,), one curve per problem.
+        corrections: label → c, where p_G − p_∞ ≈ c/G; drawn as |c|/G when given.
+            Without it only a 1/G reference slope is drawn.
+    """
+    g = np.asarray(group_sizes, dtype=float)
+    fig = _new_figure(5.6, 4.3)
+    ax = fig.subplots()
+    for k, (label, gap) in enumerate(gaps.items()):
+        gap = _as2d(gap, g.shape, f"gaps[{label!r}]")
+        col = color(f"case_{k + 1}", k)
+        ax.plot(g, gap, color=col, marker="o", ms=3.5, lw=1.4, label=label)
+        if corrections is not None and label in corrections:
+            ax.plot(g, abs(corrections[label]) / g, color=col, ls="--", lw=1.0,
+                    label=f"{label}: |c|/G (derived)")
+    first = np.asarray(next(iter(gaps.values())), dtype=float)
+    anchor = first[0] * g[0]
+    ax.plot(g, anchor / g, color=PALETTE["reference_slope"], ls=":", lw=1.6, label="slope 1/G")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("group size G (samples per group)", fontsize=9)
+    ax.set_ylabel("|π_G(a) − π_∞(a)| (probability)", fontsize=9)
+    ax.set_title("GRPO stationary point: convergence in the group size", fontsize=10.5)
+    ax.legend(fontsize=7.5)
+    _finish(ax)
+    return fig
+
+
+def training_figure(
+    gvpo_steps: ArrayLike,
+    gvpo_kl: Mapping[str, ArrayLike],
+    grpo_steps: ArrayLike,
+    grpo_to_stationary: ArrayLike,
+    grpo_to_optimum: ArrayLike,
+    *,
+    title: str = "",
+) -> Figure:
+    """Sampled training on a tabular bandit: GVPO reaches π*, GRPO its own stationary point.
+
+    Args:
+        gvpo_steps: step numbers of the GVPO logs (n,).
+        gvpo_kl: sampler name → KL(π* ‖ π_θ) at each logged step (n,).
+        grpo_steps: step numbers of the GRPO log (m,).
+        grpo_to_stationary: KL(π_GRPO ‖ π_θ) for GRPO's run (m,).
+        grpo_to_optimum: KL(π* ‖ π_θ) for GRPO's run (m,).
+        title: figure title (e.g. the problem size and seed).
+    """
+    floor = 1e-17  # zeros (exact convergence) drawn at the bottom of a log axis
+    fig = _new_figure(10.0, 4.0)
+    left, right = fig.subplots(1, 2)
+    steps = np.asarray(gvpo_steps, dtype=float)
+    for k, (name, kl) in enumerate(gvpo_kl.items()):
+        kl = _as2d(kl, steps.shape, f"gvpo_kl[{name!r}]")
+        left.plot(steps, np.maximum(kl, floor), color=color(f"sampler_{name}", k), lw=1.5,
+                  label=f"GVPO, samples from {name.replace('_', '-')}")
+    left.set_yscale("log")
+    left.set_xlabel("training step", fontsize=9)
+    left.set_ylabel("KL(π* ‖ π_θ) (nats, mean over problems)", fontsize=9)
+    left.set_title("GVPO reaches π* from any sampling distribution", fontsize=10)
+    left.legend(fontsize=7.5)
+    gsteps = np.asarray(grpo_steps, dtype=float)
+    right.plot(gsteps, np.maximum(_as2d(grpo_to_stationary, gsteps.shape, "grpo_to_stationary"), floor),
+               color=PALETTE["grpo"], lw=1.6, label="GRPO: KL(π_GRPO ‖ π_θ), own stationary point")
+    right.plot(gsteps, np.maximum(_as2d(grpo_to_optimum, gsteps.shape, "grpo_to_optimum"), floor),
+               color=PALETTE["kl_optimal"], ls=LINESTYLE["kl_optimal"], lw=1.6,
+               label="GRPO: KL(π* ‖ π_θ), the KL optimum")
+    right.set_yscale("log")
+    right.set_xlabel("training step", fontsize=9)
+    right.set_ylabel("KL divergence (nats, mean over problems)", fontsize=9)
+    right.set_title("GRPO converges to its stationary point, not to π*", fontsize=10)
+    right.legend(fontsize=7.5)
+    for ax in (left, right):
+        _finish(ax)
+    if title:
+        fig.suptitle(title, fontsize=10.5)
+    return fig
+
+
+def multi_output_figure(
+    rewards: ArrayLike,
+    policies: Mapping[str, ArrayLike],
+    colors: Mapping[str, str],
+    *,
+    title: str = "",
+) -> Figure:
+    """Grouped bars: probability of each output under several policies.
+
+    Args:
+        rewards: r(o) for the K outputs, printed under each bar group.
+        policies: label → policy (K,), one bar per output each, in the given order.
+        colors: label → palette colour (use :data:`PALETTE` entries).
+        title: figure title.
+    """
+    r = np.asarray(rewards, dtype=float)
+    n = len(policies)
+    width = 0.8 / n
+    x = np.arange(r.size)
+    fig = _new_figure(max(6.0, 1.2 * r.size + 2.0), 4.2)
+    ax = fig.subplots()
+    for k, (label, pi) in enumerate(policies.items()):
+        pi = _as2d(pi, r.shape, f"policies[{label!r}]")
+        ax.bar(x + (k - (n - 1) / 2) * width, pi, width=width * 0.95, color=colors[label], label=label,
+               edgecolor="white", linewidth=0.4)
+    ax.set_xticks(x, [f"o{i + 1}\nr = {v:g}" for i, v in enumerate(r)])
+    ax.set_xlabel("output o and its reward r(o)", fontsize=9)
+    ax.set_ylabel("probability π(o)", fontsize=9)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10.5)
+    _finish(ax)
+    ax.grid(False, axis="x")
+    return fig
+
+
+def margin_figure(
+    beta_over_margin: ArrayLike,
+    group_sizes: Sequence[float],
+    cases: Sequence[str],
+    curves: ArrayLike,
+    p_ref: float,
+) -> Figure:
+    """Stochastic (Bernoulli) rewards: stationary π(a) against β/γ, a panel per G.
+
+    γ = P(a ≻ b) − P(b ≻ a) is the confidence margin (Vojnovic & Yun, §2.3.1). At G = 2
+    the stationary point depends on β and γ only through β/γ, so the curves coincide.
+
+    Args:
+        beta_over_margin: the β/γ grid (n,).
+        group_sizes: one panel per G.
+        cases: a label per reward pair (e.g. ``"s = (0.8, 0.3), γ = 0.5"``).
+        curves: stationary π(a), shape (n_G, n_cases, n); NaN where unsolved.
+        p_ref: π_ref(a).
+    """
+    x = np.asarray(beta_over_margin, dtype=float)
+    curves = _as2d(curves, (len(group_sizes), len(cases), x.size), "curves")
+    fig = _new_figure(3.7 * len(group_sizes), 4.1)
+    axes = fig.subplots(1, len(group_sizes), sharey=True, squeeze=False)[0]
+    styles = ("-", "--", "-.", ":")
+    for ax, g, panel in zip(axes, group_sizes, curves):
+        for k, (label, y) in enumerate(zip(cases, panel)):
+            ax.plot(x, y, color=color(f"case_{k + 1}", k), ls=styles[k % len(styles)], lw=1.8 - 0.2 * k,
+                    label=label)
+        ax.axhline(p_ref, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.0)
+        ax.set_xscale("log")
+        ax.set_ylim(0.0, 1.02)
+        ax.set_title(f"GRPO, {group_label(g)}", fontsize=10)
+        ax.set_xlabel("β / γ (KL coefficient over confidence margin)", fontsize=9)
+        _finish(ax)
+    axes[0].set_ylabel(PROB_LABEL, fontsize=9)
+    axes[0].legend(fontsize=7.5, loc="lower left", title="success probabilities", title_fontsize=7.5)
+    fig.suptitle(f"Noisy (Bernoulli) rewards, π_ref(a) = {p_ref:g}: the curves collapse onto one "
+                 "against β/γ only at G = 2", fontsize=10.5)
+    return fig
