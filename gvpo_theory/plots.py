@@ -262,9 +262,10 @@ def group_size_figure(
         if corrections is not None and label in corrections:
             ax.plot(g, abs(corrections[label]) / g, color=col, ls="--", lw=1.0,
                     label=f"{label}: |c|/G (derived)")
-    first = np.asarray(next(iter(gaps.values())), dtype=float)
-    anchor = first[0] * g[0]
-    ax.plot(g, anchor / g, color=PALETTE["reference_slope"], ls=":", lw=1.6, label="slope 1/G")
+    # the reference line runs through 1.6× the largest gap at the largest G, above the curves' tails
+    tail = max(float(np.asarray(gap, dtype=float)[-1]) for gap in gaps.values())
+    anchor = 1.6 * tail * g[-1]
+    ax.plot(g, anchor / g, color=PALETTE["reference_slope"], ls=":", lw=1.6, label="reference slope 1/G")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("group size G (samples per group)", fontsize=9)
@@ -368,35 +369,43 @@ def margin_figure(
     curves: ArrayLike,
     p_ref: float,
 ) -> Figure:
-    """Stochastic (Bernoulli) rewards: stationary π(a) against β/γ, a panel per G.
+    """Stochastic (Bernoulli) rewards: stationary π(a) against β/γ, a column of panels per G.
 
     γ = P(a ≻ b) − P(b ≻ a) is the confidence margin (Vojnovic & Yun, §2.3.1). At G = 2
     the stationary point depends on β and γ only through β/γ, so the curves coincide.
+    The bottom row shows each case minus the first case (the reference curve).
 
     Args:
         beta_over_margin: the β/γ grid (n,).
-        group_sizes: one panel per G.
-        cases: a label per reward pair (e.g. ``"s = (0.8, 0.3), γ = 0.5"``).
+        group_sizes: one column per G.
+        cases: a label per reward pair (e.g. ``"s = (0.8, 0.3), γ = 0.5"``); the first is
+            the reference of the difference row.
         curves: stationary π(a), shape (n_G, n_cases, n); NaN where unsolved.
         p_ref: π_ref(a).
     """
     x = np.asarray(beta_over_margin, dtype=float)
     curves = _as2d(curves, (len(group_sizes), len(cases), x.size), "curves")
-    fig = _new_figure(3.7 * len(group_sizes), 4.1)
-    axes = fig.subplots(1, len(group_sizes), sharey=True, squeeze=False)[0]
+    fig = _new_figure(3.7 * len(group_sizes), 6.4)
+    axes = fig.subplots(2, len(group_sizes), sharex=True, squeeze=False, height_ratios=[3, 2])
     styles = ("-", "--", "-.", ":")
-    for ax, g, panel in zip(axes, group_sizes, curves):
+    for j, (g, panel) in enumerate(zip(group_sizes, curves)):
+        top, bottom = axes[0, j], axes[1, j]
         for k, (label, y) in enumerate(zip(cases, panel)):
-            ax.plot(x, y, color=color(f"case_{k + 1}", k), ls=styles[k % len(styles)], lw=1.8 - 0.2 * k,
-                    label=label)
-        ax.axhline(p_ref, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.0)
-        ax.set_xscale("log")
-        ax.set_ylim(0.0, 1.02)
-        ax.set_title(f"GRPO, {group_label(g)}", fontsize=10)
-        ax.set_xlabel("β / γ (KL coefficient over confidence margin)", fontsize=9)
-        _finish(ax)
-    axes[0].set_ylabel(PROB_LABEL, fontsize=9)
-    axes[0].legend(fontsize=7.5, loc="lower left", title="success probabilities", title_fontsize=7.5)
-    fig.suptitle(f"Noisy (Bernoulli) rewards, π_ref(a) = {p_ref:g}: the curves collapse onto one "
-                 "against β/γ only at G = 2", fontsize=10.5)
+            kw = {"color": color(f"case_{k + 1}", k), "ls": styles[k % len(styles)], "lw": 2.0 - 0.25 * k}
+            top.plot(x, y, label=label, **kw)
+            bottom.plot(x, y - panel[0], **kw)
+        top.axhline(p_ref, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.0)
+        top.set_ylim(0.0, 1.02)
+        top.set_title(f"GRPO, {group_label(g)}", fontsize=10)
+        bottom.set_xlabel("β / γ (KL coefficient over confidence margin)", fontsize=9)
+        for ax in (top, bottom):
+            ax.set_xscale("log")
+            _finish(ax)
+    axes[0, 0].set_ylabel(PROB_LABEL, fontsize=9)
+    axes[1, 0].set_ylabel(f"difference from the curve\n{cases[0]} (probability)", fontsize=9)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(cases), fontsize=8,
+               title="success probabilities (s_a, s_b) and margin γ = s_a − s_b", title_fontsize=8)
+    fig.suptitle(f"Noisy (Bernoulli) rewards, π_ref(a) = {p_ref:g}, reverse KL, population std: "
+                 "the curves collapse onto one against β/γ only at G = 2", fontsize=10.5)
     return fig
