@@ -11,6 +11,7 @@ import itertools
 import math
 from functools import lru_cache
 
+import mpmath
 import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize, stats
@@ -101,11 +102,18 @@ def exact_preference(pi: Array, rewards: Array, group_size: float, std: str) -> 
 
 def infinite_group_preference(pi: Array, rewards: Array) -> Array:
     """P_∞(o|π) = (r(o) − E_π r)/sd_π(r), 0 where sd_π(r) = 0."""
-    mean = pi @ rewards
-    var = pi @ (rewards - mean) ** 2
-    if var == 0.0:
-        return np.zeros_like(rewards)
-    return (rewards - mean) / math.sqrt(var)
+    # In 50-digit arithmetic: with a tiny mass on one level, r − E r cancels in doubles.
+    with mpmath.workdps(50):
+        p = [mpmath.mpf(float(x)) for x in pi]
+        total = mpmath.fsum(p)
+        p = [pj / total for pj in p]  # exactly normalised: Σp ≠ 1 in doubles shifts E r
+        r = [mpmath.mpf(float(x)) for x in rewards]
+        mean = mpmath.fsum(pj * rj for pj, rj in zip(p, r))
+        var = mpmath.fsum(pj * (rj - mean) ** 2 for pj, rj in zip(p, r))
+        if len({rj for pj, rj in zip(p, r) if pj > 0}) == 1:
+            return np.zeros(len(r))  # every group ties
+        sd = mpmath.sqrt(var)
+        return np.array([float((rj - mean) / sd) for rj in r])
 
 
 def pairwise_preference(pi: Array, rewards: Array) -> Array:
