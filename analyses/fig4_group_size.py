@@ -4,7 +4,10 @@ Binary question, reverse-KL (k3) penalty, population std. π_G(a) solves
 π(a)·(1 − P_G(a|π)/β) = π_ref(a) with the exact P_G (G-term binomial sum, THEORY §4);
 π_∞(a) is the large-group closed form. The preference model's gap to G = ∞ shrinks
 like 1/G (THEORY §2), and so does the stationary point's: the curves run parallel to
-the 1/G reference slope on log–log axes. Writes ``fig4_group_size.{png,pdf,csv}``.
+the 1/G reference slope on log–log axes. Where :mod:`gvpo_theory.symbolic` is present,
+its derived first-order correction p_G ≈ p_∞ + c/G, c = −1/(8(β·sqrt(p_∞(1 − p_∞)) + p_∞ − ½))
+(``symbolic.large_group.large_group_correction``), is overlaid as |c|/G (dashed) and
+written as ``c_over_G_*`` columns. Writes ``fig4_group_size.{png,pdf,csv}``.
 
     python -m analyses.fig4_group_size --g-max 10000
 """
@@ -40,12 +43,27 @@ def parse_args(argv: Sequence[str] | None = None):
     p = base_parser(__doc__.splitlines()[0])
     p.add_argument("--g-max", type=int, default=10_000, help="largest group size")
     p.add_argument("--n-g", type=int, default=30, help="log-spaced group sizes from 2 to --g-max")
+    p.add_argument("--no-correction", action="store_true", help="omit the derived c/G overlay")
     return p.parse_args(argv)
 
 
 def group_size_grid(g_max: int, n: int) -> np.ndarray:
     """Distinct integers, log-spaced from 2 to ``g_max``."""
     return np.unique(np.round(np.logspace(np.log10(2), np.log10(g_max), n)).astype(np.int64))
+
+
+def derived_corrections(p_inf: np.ndarray, beta: np.ndarray) -> np.ndarray | None:
+    """c of p_G = p_∞ + c/G + O(1/G²) from the symbolic derivation; None where sympy's module is absent."""
+    try:
+        import sympy as sp
+
+        from gvpo_theory.symbolic.binary import p as p_symbol
+        from gvpo_theory.symbolic.large_group import large_group_correction
+        from gvpo_theory.symbolic.objective import beta as beta_symbol
+    except ImportError:
+        return None
+    c = sp.lambdify((p_symbol, beta_symbol), large_group_correction("population"), "numpy")
+    return np.asarray(c(p_inf, beta), dtype=float)
 
 
 def case_label(beta: float, p_ref: float) -> str:
@@ -63,12 +81,19 @@ def run(args) -> list[Path]:
         raise RuntimeError("a stationary point did not converge; the gaps would be meaningless")
     gap = p_g - p_inf[:, None]
     progress(NAME, f"solved {p_g.size + p_inf.size} stationary points for G = 2..{gs[-1]} in {t}")
+    corrections = None if args.no_correction else derived_corrections(p_inf, beta)
+    progress(NAME, "no symbolic 1/G correction available: reference slope only" if corrections is None
+             else f"derived 1/G coefficients c = {', '.join(f'{c:.4f}' for c in corrections)} ({t})")
     cols: dict[str, np.ndarray] = {"group_size": gs}
-    for (b, pr), row in zip(CASES, gap):
+    for k, ((b, pr), row) in enumerate(zip(CASES, gap)):
         cols[f"gap_beta{b:g}_pref{pr:g}"] = row
+        if corrections is not None:
+            cols[f"c_over_G_beta{b:g}_pref{pr:g}"] = corrections[k] / gs
     paths = [write_csv(args.out / f"{STEM}.csv", cols)]
     gaps = {case_label(b, pr): np.abs(row) for (b, pr), row in zip(CASES, gap)}
-    fig = group_size_figure(gs, gaps)
+    coefficients = None if corrections is None else {
+        case_label(b, pr): float(c) for (b, pr), c in zip(CASES, corrections)}
+    fig = group_size_figure(gs, gaps, coefficients)
     paths += save_figure(fig, args.out, STEM)
     report(paths)
     return paths

@@ -244,35 +244,52 @@ def group_size_figure(
     gaps: Mapping[str, ArrayLike],
     corrections: Mapping[str, float] | None = None,
 ) -> Figure:
-    """Convergence in the group size: |p_G − p_∞| against G on log–log axes.
+    """Convergence in the group size: |p_G − p_∞| against G (log–log), and G·|p_G − p_∞|.
+
+    Left: the gaps with a 1/G reference slope. Right: G·|p_G − p_∞|, which levels off
+    at |c| when p_G = p_∞ + c/G + O(1/G²).
 
     Args:
         group_sizes: finite G values (n,).
         gaps: label → |p_G − p_∞| for each G (n,), one curve per problem.
-        corrections: label → c, where p_G − p_∞ ≈ c/G; drawn as |c|/G when given.
-            Without it only a 1/G reference slope is drawn.
+        corrections: label → c, the derived first-order coefficient; drawn dashed as
+            |c|/G (left) and |c| (right) when given. Without it only the reference
+            slope is drawn.
     """
     g = np.asarray(group_sizes, dtype=float)
-    fig = _new_figure(5.6, 4.3)
-    ax = fig.subplots()
+    fig = _new_figure(10.5, 4.4)
+    left, right = fig.subplots(1, 2)
     for k, (label, gap) in enumerate(gaps.items()):
         gap = _as2d(gap, g.shape, f"gaps[{label!r}]")
         col = color(f"case_{k + 1}", k)
-        ax.plot(g, gap, color=col, marker="o", ms=3.5, lw=1.4, label=label)
+        left.plot(g, gap, color=col, marker="o", ms=3.0, lw=1.4, label=label)
+        right.plot(g, g * gap, color=col, marker="o", ms=3.0, lw=1.4, label=label)
         if corrections is not None and label in corrections:
-            ax.plot(g, abs(corrections[label]) / g, color=col, ls="--", lw=1.0,
-                    label=f"{label}: |c|/G (derived)")
+            c = abs(corrections[label])
+            left.plot(g, c / g, color=col, ls="--", lw=1.0)
+            right.axhline(c, color=col, ls="--", lw=1.0)
     # the reference line runs through 1.6× the largest gap at the largest G, above the curves' tails
     tail = max(float(np.asarray(gap, dtype=float)[-1]) for gap in gaps.values())
-    anchor = 1.6 * tail * g[-1]
-    ax.plot(g, anchor / g, color=PALETTE["reference_slope"], ls=":", lw=1.6, label="reference slope 1/G")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("group size G (samples per group)", fontsize=9)
-    ax.set_ylabel("|π_G(a) − π_∞(a)| (probability)", fontsize=9)
-    ax.set_title("GRPO stationary point: convergence in the group size", fontsize=10.5)
-    ax.legend(fontsize=7.5)
-    _finish(ax)
+    left.plot(g, 1.6 * tail * g[-1] / g, color=PALETTE["reference_slope"], ls=":", lw=1.8,
+              label="reference slope 1/G")
+    if corrections:
+        left.plot([], [], color=PALETTE["reference_slope"], ls="--", lw=1.0,
+                  label="derived first order |c|/G")
+        right.plot([], [], color=PALETTE["reference_slope"], ls="--", lw=1.0, label="derived |c|")
+    left.set_yscale("log")
+    left.set_ylabel("|π_G(a) − π_∞(a)| (probability)", fontsize=9)
+    left.set_title("gap to the large-group limit", fontsize=10)
+    right.set_ylabel("G·|π_G(a) − π_∞(a)| (probability × samples)", fontsize=9)
+    right.set_title("scaled gap: levels off at |c| if the gap is c/G", fontsize=10)
+    right.set_ylim(bottom=0.0)
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_xlabel("group size G (samples per group)", fontsize=9)
+        _finish(ax)
+    left.legend(fontsize=7.5, loc="lower left")
+    right.legend(fontsize=7.5, loc="upper right")
+    fig.suptitle("GRPO stationary point, binary question (reverse KL, population std): convergence in G",
+                 fontsize=10.5)
     return fig
 
 
