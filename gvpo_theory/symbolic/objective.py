@@ -205,9 +205,11 @@ class GrpoStationarity:
     residual: tuple[sp.Expr, ...]
 
 
-def _zero_simplify(expr: sp.Expr) -> sp.Expr:
+def zero_simplify(expr: sp.Expr) -> sp.Expr:
     """Canonical zero test for polynomials with surd coefficients and log atoms."""
     e = sp.expand(sp.expand_log(expr, force=True))
+    if e != 0:
+        e = sp.cancel(sp.together(e))  # quotients of exp atoms (softmax) cancel here
     return e if e == 0 else sp.simplify(e)
 
 
@@ -252,7 +254,7 @@ def grpo_stationarity(
         claimed = tuple(
             pi[o] * pref[o] - beta * pi[o] * (sp.log(pi[o] / pi_ref[o]) - kl) for o in range(n_outputs)
         )
-    residual = tuple(_zero_simplify(g - c) for g, c in zip(gradient, claimed))
+    residual = tuple(zero_simplify(g - c) for g, c in zip(gradient, claimed))
     return GrpoStationarity(pi, pi_ref, r, gradient, pref, claimed, residual)
 
 
@@ -316,7 +318,7 @@ def gvpo_loss_is_mse(n_outputs: int, group_len: int) -> tuple[sp.Expr, ...]:
         mse = gvpo_mse(theta, pi_ref, rewards, group)
         for t in theta:
             g_loss = sp.diff(loss, t).subs(dict(zip(w_fixed, w)))
-            residuals.append(_zero_simplify(g_loss - sp.diff(mse, t)))
+            residuals.append(zero_simplify(g_loss - sp.diff(mse, t)))
     return tuple(residuals)
 
 
@@ -362,9 +364,9 @@ def gvpo_stationarity(n_outputs: int, group_len: int) -> GvpoStationarity:
     g = [rewards[o] - beta * (log_pi[o] - sp.log(pi_ref[o])) for o in range(n_outputs)]
     mean_g = sum(pi_s[o] * g[o] for o in range(n_outputs))
     claimed = tuple(beta * (group_len - 1) * pi_s[o] * (g[o] - mean_g) for o in range(n_outputs))
-    residual = tuple(_zero_simplify(d - c) for d, c in zip(direction, claimed))
+    residual = tuple(zero_simplify(d - c) for d, c in zip(direction, claimed))
     optimum = {theta[o]: sp.log(pi_ref[o]) + rewards[o] / beta for o in range(n_outputs)}
     at_optimum = tuple(
-        _zero_simplify(d.subs(optimum)) for d in direction
+        zero_simplify(d.subs(optimum)) for d in direction
     )
     return GvpoStationarity(direction, claimed, residual, at_optimum)
