@@ -106,6 +106,11 @@ def large_group_correction(std: str = "population") -> sp.Expr:
     return sp.simplify(sp.factor(sp.simplify(dpdu.subs(u, 0))))
 
 
+def compact_correction() -> sp.Expr:
+    """The population-std c of (3) in compact form, −1/(8(β·sqrt(p(1 − p)) + p − ½)), p = p_∞."""
+    return -1 / (8 * (beta * sp.sqrt(p * (1 - p)) + p - sp.Rational(1, 2)))
+
+
 @lru_cache(maxsize=4)
 def large_group_correction_in_p_ref(std: str = "population") -> sp.Expr:
     """c(p_ref, β): (3) with p_∞ replaced by the G = ∞ closed form."""
