@@ -151,3 +151,20 @@ def test_cli_explore_without_display_exits_2_and_saves_snapshot(
     assert out.read_bytes()[:4] == b"\x89PNG"
     assert main(["explore", "--p-ref", "1.5", "--save", str(out)]) == 2
     assert "p_ref" in capsys.readouterr().err
+
+
+def test_notebook_code_runs_without_ipympl() -> None:
+    pytest.importorskip("ipywidgets")
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "analyses" / "explore.ipynb").read_text())
+    assert nb["nbformat"] == 4
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    namespace: dict = {}
+    for source in cells:
+        if "%matplotlib" in source:  # the ipympl cell needs a notebook kernel
+            continue
+        exec(compile(source, "explore.ipynb", "exec"), namespace)
+    assert namespace["panel"].settings.beta == 0.5
+    assert namespace["panel"].data.grpo[0] == pytest.approx(0.9, abs=1e-12)  # THEORY §4: β = 0.5, G = ∞
