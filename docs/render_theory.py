@@ -72,7 +72,9 @@ def _reference_table() -> list[str]:
                          f"{_agree(closed, num)} |")
         pool = float(bn.log_pooling_binary().subs({bn.p_ref: 0.3, beta: b}))
         num = float(kl_optimal_policy([0.7, 0.3], [0.0, 1.0], b)[1])
-        lines.append(f"| {b:g} | pooling | {pool:.12f} | {num:.12f} (`kl_optimal_policy`) | {_agree(pool, num)} |")
+        lines.append(
+            f"| {b:g} | pooling | {pool:.12f} | {num:.12f} (`kl_optimal_policy`) | {_agree(pool, num)} |"
+        )
     return [*lines, ""]
 
 
