@@ -87,12 +87,18 @@ def test_reverse_kl_fixed_point_solves_for_pi_ref(k, g) -> None:
         assert ob.zero_simplify(sol[st_.pi_ref[o]] - st_.pi[o] * (1 - st_.preference[o] / ob.beta)) == 0
 
 
+@lru_cache(maxsize=16)
+def preference_fn(g: int, std: str):
+    """Lambdified symbolic P_G(o|π) for K = 3, rewards (0, 1, 3), built once."""
+    st_ = ob.grpo_stationarity(3, g, std, "reverse_kl")
+    return sp.lambdify(st_.pi[:2], sp.Matrix(st_.preference), "numpy")
+
+
 @pytest.mark.parametrize(("g", "std"), [(2, "population"), (3, "sample"), (4, "population"), (4, "none")])
 @given(a=st.floats(0.05, 0.9), frac=st.floats(0.05, 0.95))
 def test_symbolic_preference_matches_engine(g, std, a, frac) -> None:
-    st_ = ob.grpo_stationarity(3, g, std, "reverse_kl")
     pi = np.array([a, (1 - a) * frac, (1 - a) * (1 - frac)])
-    f = sp.lambdify(st_.pi[:2], sp.Matrix(st_.preference), "numpy")
+    f = preference_fn(g, std)
     got = np.asarray(f(pi[0], pi[1]), dtype=float).reshape(-1)
     want = preference_model(pi, [0.0, 1.0, 3.0], g, std=std)
     np.testing.assert_allclose(got, want, atol=TOL, rtol=0)
