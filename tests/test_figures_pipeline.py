@@ -53,6 +53,11 @@ def test_fig3_direct_kl_without_std_is_pooling_with_rescaled_beta(tmp_path: Path
     pooled = kl_optimal_policy([0.3, 0.7], [1.0, 0.0], 4 * beta / 3)[:, 0]
     np.testing.assert_allclose(data["G4_direct_kl_none"], pooled, atol=1e-11)
     np.testing.assert_allclose(data["Ginf_direct_kl_none"], data["pooling"], atol=1e-11)
+    # At G = 2 with population std, P_2(a) − P_2(b) = 1: direct KL is exactly pooling.
+    fig3_variants.run(fig3_variants.parse_args(["--out", str(tmp_path / "g2"), "--n-beta", "5",
+                                                "--group-sizes", "2"]))
+    g2 = read_csv(tmp_path / "g2" / "fig3_variants.csv")
+    np.testing.assert_allclose(g2["G2_direct_kl_population"], g2["pooling"], atol=1e-11)
     # Direct KL at G = ∞ has no interior stationary point for small β: written as nan.
     direct = data["Ginf_direct_kl_population"]
     assert np.isnan(direct[0]) and not np.isnan(direct[-1])
