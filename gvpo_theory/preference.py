@@ -330,3 +330,43 @@ def preference_model_mc(
     return PreferenceEstimate(
         prof_val[structure.profile_of], prof_se[structure.profile_of], n_groups
     )
+
+
+def level_advantages_jacobian(
+    level_masses: ArrayLike,
+    levels: ArrayLike,
+    group_size: float | int,
+    std: str = "population",
+    eps: float = 0.0,
+    *,
+    max_terms: int = MAX_TERMS,
+) -> NDArray[np.float64]:
+    """J[..., l, j] = ∂a_l/∂m_j of :func:`level_advantages`, for a single m of shape (L,).
+
+    Derivatives are of a smooth extension of a_l off the simplex; only their action on
+    directions with Σ_j dm_j = 0 is meaningful (that is all a solver on the simplex uses).
+    Enumeration: ∂/∂m_j Σ_c Mult(c; G − 1, m)·A(l, c) = Σ_c Mult(c)·(c_j/m_j)·A(l, c),
+    requiring m_j > 0. G = ∞: a_l = (v_l − μ)/(σ + eps) with ∂μ/∂m_j = v_j and
+    ∂σ²/∂m_j ≅ (v_j − μ)² on the tangent space. No std: ∂a_l/∂m_j = −f·v_j.
+    """
+    m = np.asarray(level_masses, dtype=np.float64)
+    v = np.asarray(levels, dtype=np.float64)
+    v_c = v - v.mean()
+    if std == "none":
+        factor = 1.0 if math.isinf(group_size) else (group_size - 1) / group_size
+        return -factor * np.broadcast_to(v_c, (v.size, v.size)).copy()
+    if math.isinf(group_size):
+        dev = m @ (v_c[None, :] - v_c[:, None])
+        sigma = math.sqrt(max(float(m @ (dev * dev)), 0.0))
+        if sigma == 0.0:
+            return np.zeros((v.size, v.size))
+        s = sigma + eps
+        dsigma = (dev * dev) / (2.0 * sigma)
+        return -v_c[None, :] / s - np.outer(dev, dsigma) / (s * s)
+    table = advantage_table(v, int(group_size), std, eps, max_terms=max_terms)
+    with np.errstate(divide="ignore"):
+        log_m = np.where(m > 0, np.log(np.where(m > 0, m, 1.0)), _LOG_ZERO)
+    pmf = np.exp(table.counts @ log_m + table.log_coef)  # (C,)
+    weighted = table.counts * pmf[:, None]  # (C, L): Mult(c)·c_j
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (table.advantage.T @ weighted) / np.where(m > 0, m, np.inf)[None, :]

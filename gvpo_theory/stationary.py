@@ -32,9 +32,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.integrate import solve_ivp
 from scipy.special import logsumexp
 
-from .preference import MAX_TERMS, level_advantages, profile_preferences
+from .preference import (
+    MAX_TERMS,
+    level_advantages,
+    level_advantages_jacobian,
+    profile_preferences,
+)
 from .problem import (
     PENALTIES,
     STD_MODES,
@@ -180,65 +186,163 @@ def _solve_binary(
 # --------------------------------------------------------------------------- general
 
 
-def _mixture_map(z, q_log, dist, levels, beta, group_size, std, eps, penalty):
-    """log m − log T(m) for m = softmax([0, z]); None where T is undefined."""
+@dataclass(frozen=True)
+class _Problem:
+    """One reduced problem: positive-mass profiles over reachable levels."""
+
+    q_log: NDArray[np.float64]  # log Q_s, (S,)
+    dist: NDArray[np.float64]  # D_s over reachable levels, (S, L)
+    log_dist: NDArray[np.float64]
+    levels: NDArray[np.float64]  # (L,)
+    group_size: float | int
+    std: str
+    eps: float
+    penalty: str
+
+
+def _residual(
+    z: NDArray[np.float64], pb: _Problem, beta: float, want_jacobian: bool
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None] | None:
+    """R(z) = log m − log T(m) for m = softmax([0, z]), and dR/dz; None where T is undefined.
+
+    T(m) = Σ_s w_s(m)·D_s with w_s = Q_s/(1 − P_s/β) (reverse KL) or
+    w ∝ Q·exp(P/β) (direct KL) and P_s = Σ_l D_s(l)·a_l(m). R = 0 exactly at a
+    stationary point. The Jacobian is analytic (see level_advantages_jacobian).
+    """
     logits = np.concatenate([[0.0], z])
     log_m = logits - logsumexp(logits)
     m = np.exp(log_m)
-    a = level_advantages(m, levels, group_size, std, eps)
-    pref = dist @ a
-    if penalty == "reverse_kl":
+    a = level_advantages(m, pb.levels, pb.group_size, pb.std, pb.eps)
+    pref = pb.dist @ a
+    if pb.penalty == "reverse_kl":
         den = 1.0 - pref / beta
         if np.any(den <= 0):
             return None
-        log_w = q_log - np.log(den)
+        log_w = pb.q_log - np.log(den)
     else:
-        log_w = q_log + pref / beta
-        log_w = log_w - logsumexp(log_w)
-    with np.errstate(divide="ignore"):
-        log_t = logsumexp(log_w[:, None] + np.log(dist), axis=0)
-    return log_m - log_t
+        u = pb.q_log + pref / beta
+        log_w = u - logsumexp(u)
+    log_t = logsumexp(log_w[:, None] + pb.log_dist, axis=0)
+    r = log_m - log_t
+    if not np.all(np.isfinite(r)):
+        return None
+    if not want_jacobian:
+        return r, None
+    n_lev = m.size
+    dm = (np.diag(m) - np.outer(m, m))[:, 1:]
+    dlogm = np.eye(n_lev)[:, 1:] - m[None, 1:]
+    ja = level_advantages_jacobian(m, pb.levels, pb.group_size, pb.std, pb.eps)
+    dpref = pb.dist @ (ja @ dm)
+    if pb.penalty == "reverse_kl":
+        dlogw = dpref / (beta * den)[:, None]
+    else:
+        dlogw = (dpref - np.exp(log_w) @ dpref) / beta
+    # d log T_l = Σ_s (w_s·D_s(l)/T_l)·d log w_s, with the weights formed in the log domain
+    share = np.exp(pb.log_dist + log_w[:, None] - log_t[None, :])
+    jac = dlogm - share.T @ dlogw
+    if not (np.all(np.isfinite(r)) and np.all(np.isfinite(jac))):
+        return None
+    return r, jac
 
 
-def _newton(z, args, tol, max_iter):
-    """Gauss–Newton with step halving on the merit ‖log m − log T(m)‖∞."""
-    r = _mixture_map(z, *args)
-    if r is None:
+def _newton(
+    z: NDArray[np.float64], pb: _Problem, beta: float, tol: float, max_iter: int
+) -> tuple[NDArray[np.float64], float, int]:
+    """Newton (least squares on the L × (L − 1) system) with step halving on ‖R‖."""
+    out = _residual(z, pb, beta, True)
+    if out is None:
         return z, math.inf, 0
+    r, jac = out
     err = float(np.max(np.abs(r)))
-    n = z.size
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007
         if err <= tol:
             break
-        jac = np.zeros((r.size, n))
-        h = 1e-7
-        for j in range(n):
-            step = np.zeros(n)
-            step[j] = h
-            rp = _mixture_map(z + step, *args)
-            rm = _mixture_map(z - step, *args)
-            if rp is not None and rm is not None:
-                jac[:, j] = (rp - rm) / (2 * h)
-            elif rp is not None:  # one-sided at the edge of the valid region
-                jac[:, j] = (rp - r) / h
-            elif rm is not None:
-                jac[:, j] = (r - rm) / h
         delta = np.linalg.lstsq(jac, -r, rcond=None)[0]
-        t = 1.0
-        improved = False
-        while t > 1e-10:
-            z_new = z + t * delta
-            r_new = _mixture_map(z_new, *args)
-            if r_new is not None:
-                e_new = float(np.max(np.abs(r_new)))
-                if e_new < err:
-                    z, r, err, improved = z_new, r_new, e_new, True
-                    break
+        t, improved = 1.0, False
+        while t > 1e-8:
+            trial = _residual(z + t * delta, pb, beta, True)
+            if trial is not None and float(np.max(np.abs(trial[0]))) < err:
+                z = z + t * delta
+                r, jac = trial
+                err = float(np.max(np.abs(r)))
+                improved = True
+                break
             t *= 0.5
         if not improved:
             break
     return z, err, it
+
+
+#: Newton accepts a point when max |log m − log T(m)| is below this (double-precision
+#: floor: P/β is formed with relative error ~1e-16·|P|/β).
+_ACCEPT = 1e-10
+
+
+def _continuation(
+    pb: _Problem, beta: float, z0: NDArray[np.float64], a_scale: float
+) -> tuple[NDArray[np.float64], float, int]:
+    """Follow the branch that starts at π_ref (large β) down to the target β.
+
+    Secant predictor in log β, Newton corrector, adaptive step (halved on failure).
+    """
+    b_hi = max(beta, 10.0 * max(a_scale, 1.0))
+    z, err, total = _newton(z0, pb, b_hi, _ACCEPT * 1e-2, 50)
+    if err > _ACCEPT:
+        return z, err, total
+    lb, lb_target = math.log(b_hi), math.log(beta)
+    step = (lb - lb_target) / 10.0
+    prev: tuple[float, NDArray[np.float64]] | None = None
+    while lb > lb_target and step > 1e-10:
+        lb_new = max(lb_target, lb - step)
+        guess = z if prev is None else z + (z - prev[1]) * (lb - lb_new) / (prev[0] - lb)
+        z_new, e_new, it = _newton(guess, pb, math.exp(lb_new), _ACCEPT * 1e-2, 15)
+        total += it
+        if e_new > _ACCEPT and prev is not None:
+            z_new, e_new, it = _newton(z, pb, math.exp(lb_new), _ACCEPT * 1e-2, 15)
+            total += it
+        if e_new <= _ACCEPT:
+            prev, z, lb = (lb, z), z_new, lb_new
+            step *= 1.5
+        else:
+            step *= 0.5
+    if lb > lb_target:
+        return z, math.inf, total
+    z, err, it = _newton(z, pb, beta, 1e-15, 10)
+    return z, err, total + it
+
+
+def _natural_flow(
+    pb: _Problem, beta: float, t_max: float = 1e8
+) -> NDArray[np.float64]:
+    """Integrate the GRPO natural-gradient flow in profile space from π_ref; return z of m.
+
+    dy_s/dt = P_s(w) − β·(1 − Q_s/w_s) (reverse KL) or P_s − β·(log(w_s/Q_s) − KL)
+    (direct KL), w = softmax(y): the per-output expected GRPO update divided by π(o),
+    whose rest points are the stationary points. Used when continuation fails (a fold
+    in β): it lands where GRPO itself settles from π_ref.
+    """
+    q = np.exp(pb.q_log)
+
+    def rhs(_t: float, y: NDArray[np.float64]) -> NDArray[np.float64]:
+        log_w = y - logsumexp(y)
+        w = np.exp(log_w)
+        pref = pb.dist @ level_advantages(w @ pb.dist, pb.levels, pb.group_size, pb.std, pb.eps)
+        if pb.penalty == "reverse_kl":
+            return pref - beta * (1.0 - np.exp(pb.q_log - log_w))
+        kl = float(w @ (log_w - pb.q_log))
+        return pref - beta * (log_w - pb.q_log - kl)
+
+    def settled(_t: float, y: NDArray[np.float64]) -> float:
+        return float(np.max(np.abs(rhs(_t, y)))) - 1e-9
+
+    settled.terminal = True  # type: ignore[attr-defined]
+    sol = solve_ivp(rhs, (0.0, t_max), pb.q_log.copy(), method="Radau", rtol=1e-10, atol=1e-12,
+                    events=settled)
+    y = sol.y[:, -1]
+    m = np.exp(y - logsumexp(y)) @ pb.dist
+    del q
+    return np.log(m[1:]) - np.log(m[0])
 
 
 def _solve_general(
@@ -249,47 +353,27 @@ def _solve_general(
     dist = structure.dist[keep]
     reach = dist.sum(axis=0) > 0
     dist = dist[:, reach]
-    levels = structure.levels[reach]
-    q_log = np.log(q_ref[keep])
     m_full = np.zeros(structure.n_levels)
-    if levels.size == 1:
+    if int(reach.sum()) == 1:
         m_full[reach] = 1.0
         return m_full, 0, True
-    m0 = np.exp(q_log) @ dist
+    with np.errstate(divide="ignore"):
+        log_dist = np.log(dist)
+    pb = _Problem(np.log(q_ref[keep]), dist, log_dist, structure.levels[reach], group_size, std,
+                  eps, penalty)
+    m0 = np.exp(pb.q_log) @ dist
     z0 = np.log(m0[1:]) - np.log(m0[0])
-    tol = 1e-14
-
-    def solve_at(b, z_start, iters):
-        args = (q_log, dist, levels, b, group_size, std, eps, penalty)
-        return _newton(z_start, args, tol, iters)
-
-    z, err, total = solve_at(beta, z0, 60)
-    if err > 1e-9:
-        # Continuation in beta: from a beta large enough that pi ≈ pi_ref, step down.
-        a_bound = float(np.max(np.abs(level_advantages(m0, levels, group_size, std, eps))))
-        b_cur = max(beta, 10.0 * max(a_bound, 1.0), 1.0)
-        z, err, it = solve_at(b_cur, z0, 60)
+    z, err, total = _newton(z0, pb, beta, 1e-15, 50)
+    if err > _ACCEPT:
+        a_scale = float(np.max(np.abs(level_advantages(m0, pb.levels, group_size, std, eps))))
+        z, err, it = _continuation(pb, beta, z0, a_scale)
         total += it
-        step = math.log(b_cur / beta) / 8.0 if b_cur > beta else 0.0
-        steps = 0
-        while b_cur > beta and steps < 400 and step > 1e-9:
-            steps += 1
-            b_try = max(beta, b_cur * math.exp(-step))
-            z_try, e_try, it = solve_at(b_try, z, 30)
-            total += it
-            if e_try <= 1e-9:
-                z, err, b_cur = z_try, e_try, b_try
-                step *= 1.5
-            else:
-                step *= 0.5
-        if b_cur == beta:
-            z, err, it = solve_at(beta, z, 60)
-            total += it
-        else:
-            err = math.inf
+    if err > _ACCEPT:
+        z, err, it = _newton(_natural_flow(pb, beta), pb, beta, 1e-15, 50)
+        total += it
     logits = np.concatenate([[0.0], z])
     m_full[reach] = np.exp(logits - logsumexp(logits))
-    return m_full, total, err <= 1e-9
+    return m_full, total, err <= _ACCEPT
 
 
 # --------------------------------------------------------------------------- policy
