@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check gvpo_theory tests analyses benchmarks
 
 docs: $(STAMP)
-	$(BIN)/python -m gvpo_theory.docs_render
+	$(BIN)/python docs/render_api.py && $(BIN)/python docs/render_theory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

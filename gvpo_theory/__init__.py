@@ -7,6 +7,7 @@ Public API (numpy in, numpy out):
 * :func:`grpo_stationary_policy` — GRPO's stationary policy, solved in level space.
 * :mod:`gvpo_theory.binary` — closed forms for binary questions.
 * :mod:`gvpo_theory.dynamics` — exact expected GRPO / GVPO updates and their flows.
+* :mod:`gvpo_theory.symbolic` — sympy derivations of the stationarity conditions and closed forms.
 """
 
 from .pooling import kl_divergence, kl_optimal_log_policy, kl_optimal_policy
