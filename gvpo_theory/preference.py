@@ -35,6 +35,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln
+from scipy.stats import binom
 
 from .problem import (
     STD_MODES,
@@ -190,10 +191,24 @@ def level_advantages(
             out = dev / (np.where(single, 1.0, sigma) + eps)[..., None]
         return np.where(single[..., None], 0.0, out)
     table = advantage_table(v, int(group_size), std, eps, max_terms=max_terms)
+    return composition_pmf(m, table) @ table.advantage
+
+
+def composition_pmf(m: NDArray[np.float64], table: AdvantageTable) -> NDArray[np.float64]:
+    """Mult(c; G − 1, m) for every count vector c of ``table``, shape (..., C).
+
+    Two levels: the binomial pmf of the count on the *lighter* level, via scipy's
+    boost implementation (relative accuracy ~1e-15 even for G = 10^5, where
+    log-gamma differences lose ~1e-10). More levels: log-domain multinomial weights.
+    """
+    if m.shape[-1] == 2:
+        light = m[..., 0] <= m[..., 1]
+        p_light = np.where(light, m[..., 0], m[..., 1])[..., None]
+        k_light = np.where(light[..., None], table.counts[:, 0], table.counts[:, 1])
+        return binom.pmf(k_light, table.counts.shape[0] - 1, p_light)
     with np.errstate(divide="ignore"):
         log_m = np.where(m > 0, np.log(np.where(m > 0, m, 1.0)), _LOG_ZERO)
-    log_w = log_m @ table.counts.T.astype(np.float64) + table.log_coef  # (..., C)
-    return np.exp(log_w) @ table.advantage
+    return np.exp(log_m @ table.counts.T.astype(np.float64) + table.log_coef)
 
 
 def profile_preferences(
@@ -364,9 +379,7 @@ def level_advantages_jacobian(
         dsigma = (dev * dev) / (2.0 * sigma)
         return -v_c[None, :] / s - np.outer(dev, dsigma) / (s * s)
     table = advantage_table(v, int(group_size), std, eps, max_terms=max_terms)
-    with np.errstate(divide="ignore"):
-        log_m = np.where(m > 0, np.log(np.where(m > 0, m, 1.0)), _LOG_ZERO)
-    pmf = np.exp(table.counts @ log_m + table.log_coef)  # (C,)
+    pmf = composition_pmf(m, table)  # (C,)
     weighted = table.counts * pmf[:, None]  # (C, L): Mult(c)·c_j
     with np.errstate(divide="ignore", invalid="ignore"):
         return (table.advantage.T @ weighted) / np.where(m > 0, m, np.inf)[None, :]
