@@ -261,16 +261,21 @@ def _newton(
         delta = np.linalg.lstsq(jac, -r, rcond=None)[0]
         t, improved = 1.0, False
         while t > 1e-8:
-            trial = _residual(z + t * delta, pb, beta, True)
+            trial = _residual(z + t * delta, pb, beta, False)
             if trial is not None and float(np.max(np.abs(trial[0]))) < err:
                 z = z + t * delta
-                r, jac = trial
+                r = trial[0]
                 err = float(np.max(np.abs(r)))
                 improved = True
                 break
             t *= 0.5
         if not improved:
             break
+        if err > tol:
+            full = _residual(z, pb, beta, True)
+            if full is None:
+                break
+            jac = full[1]
     return z, err, it
 
 
@@ -293,19 +298,21 @@ def _continuation(
     lb, lb_target = math.log(b_hi), math.log(beta)
     step = (lb - lb_target) / 10.0
     prev: tuple[float, NDArray[np.float64]] | None = None
-    while lb > lb_target and step > 1e-10:
+    failures = 0
+    # A step below 1e-4 in log β means the branch folds back (a saddle-node: the
+    # stationary point that π_ref continues into disappears); give up and let the
+    # caller fall back to the GRPO flow.
+    while lb > lb_target and step > 1e-4 and failures < 40:
         lb_new = max(lb_target, lb - step)
         guess = z if prev is None else z + (z - prev[1]) * (lb - lb_new) / (prev[0] - lb)
-        z_new, e_new, it = _newton(guess, pb, math.exp(lb_new), _ACCEPT * 1e-2, 15)
+        z_new, e_new, it = _newton(guess, pb, math.exp(lb_new), _ACCEPT * 1e-2, 8)
         total += it
-        if e_new > _ACCEPT and prev is not None:
-            z_new, e_new, it = _newton(z, pb, math.exp(lb_new), _ACCEPT * 1e-2, 15)
-            total += it
         if e_new <= _ACCEPT:
             prev, z, lb = (lb, z), z_new, lb_new
             step *= 1.5
         else:
             step *= 0.5
+            failures += 1
     if lb > lb_target:
         return z, math.inf, total
     z, err, it = _newton(z, pb, beta, 1e-15, 10)
