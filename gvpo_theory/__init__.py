@@ -10,6 +10,7 @@ Public API (numpy in, numpy out):
 * :mod:`gvpo_theory.symbolic` — sympy derivations of the stationarity conditions and closed forms.
 """
 
+from . import binary
 from .pooling import kl_divergence, kl_optimal_log_policy, kl_optimal_policy
 from .preference import (
     PreferenceEstimate,
@@ -27,6 +28,7 @@ __all__ = [
     "RewardDistribution",
     "StationaryResult",
     "__version__",
+    "binary",
     "grpo_stationary_policy",
     "kl_divergence",
     "kl_optimal_log_policy",
