@@ -265,7 +265,7 @@ def test_g2_bernoulli_preference_is_margin_times_loss(s_a, s_b, p, std) -> None:
     gamma = s_a - s_b  # P(r_a > r_b) − P(r_b > r_a) for independent Bernoulli rewards
     got = preference_model([p, 1.0 - p], RewardDistribution.bernoulli([s_a, s_b]), 2, std)
     kappa = G2_FACTOR[std]
-    np.testing.assert_allclose(got, [kappa * gamma * (1.0 - p), -kappa * gamma * p], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(got, [kappa * gamma * (1.0 - p), -kappa * gamma * p], rtol=0, atol=1e-12)
 
 
 def eq14(p_ref: float, ratio: float) -> float:
