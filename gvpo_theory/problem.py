@@ -235,9 +235,12 @@ def reward_structure(rewards: Rewards, n_outputs: int) -> RewardStructure:
             raise ValueError(
                 f"rewards has {rewards.n_outputs} outputs but the policy has {n_outputs}"
             )
+        if np.all((rewards.probs == 0) | (rewards.probs == 1)):
+            # Point masses are deterministic rewards: take the plain-rewards path, so the
+            # profiles are the occupied levels in increasing order (bit-identical results).
+            return reward_structure(rewards.levels[np.argmax(rewards.probs, axis=-1)], n_outputs)
         dist, inverse = np.unique(rewards.probs, axis=0, return_inverse=True)
-        one_hot = bool(np.all((dist == 0) | (dist == 1)))
-        return RewardStructure(rewards.levels, dist, inverse.reshape(-1).astype(np.intp), one_hot)
+        return RewardStructure(rewards.levels, dist, inverse.reshape(-1).astype(np.intp), False)
     r = as_float_array(rewards, "rewards")
     if r.ndim != 1:
         raise ValueError("rewards for one problem must be 1-D (K,)")

@@ -116,8 +116,11 @@ def _binary_sign(
     m = _sigmoid_pair(x)
     a = level_advantages(m, levels, group_size, std, eps)
     if penalty == "reverse_kl":
-        # q1·(1 − a1/β) − Q1, increasing in x at a simple root.
-        return m[..., 1] * (1.0 - a[..., 1] / beta) - q_ref[..., 1]
+        # q1·(1 − a1/β) − Q1 = Q0 − q0·(1 − a0/β) (since Σ_l q_l·a_l = 0), increasing in x
+        # at a simple root. Written on the lighter level: Q = 1 − 1e-20 rounds to 1.
+        upper = m[..., 1] * (1.0 - a[..., 1] / beta) - q_ref[..., 1]
+        lower = q_ref[..., 0] - m[..., 0] * (1.0 - a[..., 0] / beta)
+        return np.where(q_ref[..., 1] <= q_ref[..., 0], upper, lower)
     return x - (np.log(q_ref[..., 1]) - np.log(q_ref[..., 0])) - (a[..., 1] - a[..., 0]) / beta
 
 

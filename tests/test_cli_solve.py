@@ -77,7 +77,7 @@ def test_solve_bernoulli_rewards_use_expected_reward_for_pi_star(
 def test_bad_input_is_one_line_error(
     capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
 ) -> None:
-    code, out, err = run_cli(capsys, "solve", *argv)
+    code, _out, err = run_cli(capsys, "solve", *argv)
     assert code == 2
     assert err.startswith("error: ")
     assert needle in err

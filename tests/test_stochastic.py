@@ -121,12 +121,7 @@ def test_point_masses_reproduce_deterministic_preference(rewards, std, group_siz
 # the deterministic code paths (_solve_binary, _policy_from_mixture) read the profile
 # masses as level masses. Point masses then give a wrong (and unconverged) policy, and
 # a crash when some level carries no output.
-POINT_MASS_BUG = pytest.mark.xfail(
-    strict=True, reason="engine: one-hot RewardDistribution profiles read as level masses"
-)
 
-
-@POINT_MASS_BUG
 @pytest.mark.parametrize("rewards", DET_REWARDS, ids=["binary", "three-level", "signed"])
 @pytest.mark.parametrize("std", STDS)
 @pytest.mark.parametrize("penalty", PENALTIES)
@@ -141,7 +136,6 @@ def test_point_masses_reproduce_deterministic_stationary(rewards, std, penalty, 
     np.testing.assert_allclose(pm.policy, det.policy, rtol=0, atol=1e-12)
 
 
-@POINT_MASS_BUG
 def test_point_masses_with_an_unused_level() -> None:
     # levels (0, 1, 2) with outputs scoring 2 and 0: the same problem as rewards (2, 0).
     dist = RewardDistribution(np.array([0.0, 1.0, 2.0]), np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
