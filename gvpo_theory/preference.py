@@ -41,6 +41,7 @@ from .problem import (
     STD_MODES,
     Rewards,
     RewardStructure,
+    as_float_array,
     check_choice,
     check_distribution,
     check_eps,
@@ -124,16 +125,37 @@ def _advantage_table_cached(
     return AdvantageTable(counts, log_coef, adv)
 
 
-def advantage_table(
-    levels: ArrayLike, group_size: int, std: str = "population", eps: float = 0.0,
-    *, max_terms: int = MAX_TERMS,
-) -> AdvantageTable:
-    """Enumerate every composition of the other G − 1 rewards and its advantage A_1.
+def _check_levels(levels: ArrayLike) -> NDArray[np.float64]:
+    """Validate reward levels: a finite, non-empty, strictly increasing 1-D array."""
+    v = as_float_array(levels, "levels")
+    if v.ndim != 1 or v.size == 0:
+        raise ValueError(f"levels must be a non-empty 1-D array of reward values; got shape {v.shape}")
+    if np.any(np.diff(v) <= 0):
+        raise ValueError("levels must be strictly increasing (distinct reward values)")
+    return v
 
-    Raises ValueError when C(G + L − 2, L − 1) exceeds ``max_terms``; use
-    :func:`preference_model_mc` (Monte Carlo with a standard error) there instead.
-    """
-    lev = np.asarray(levels, dtype=np.float64)
+
+def _check_level_options(
+    levels: ArrayLike, group_size: float | int, std: str, eps: float
+) -> tuple[NDArray[np.float64], float | int, float]:
+    v = _check_levels(levels)
+    g = check_group_size(group_size)
+    check_choice(std, "std", STD_MODES)
+    return v, g, check_eps(eps)
+
+
+def _check_level_masses(level_masses: ArrayLike, n_levels: int) -> NDArray[np.float64]:
+    """Validate m (..., L) against L levels; returns the values as given (not renormalised)."""
+    check_distribution(level_masses, "level_masses")
+    m = np.asarray(level_masses, dtype=np.float64)
+    if m.shape[-1] != n_levels:
+        raise ValueError(f"level_masses has {m.shape[-1]} entries on its last axis but levels has {n_levels}")
+    return m
+
+
+def _advantage_table(
+    lev: NDArray[np.float64], group_size: int, std: str, eps: float, max_terms: int
+) -> AdvantageTable:
     terms = n_terms(group_size, lev.size)
     if terms > max_terms:
         raise ValueError(
@@ -143,6 +165,23 @@ def advantage_table(
             "or raise max_terms"
         )
     return _advantage_table_cached(tuple(lev.tolist()), int(group_size), std, float(eps))
+
+
+def advantage_table(
+    levels: ArrayLike, group_size: int, std: str = "population", eps: float = 0.0,
+    *, max_terms: int = MAX_TERMS,
+) -> AdvantageTable:
+    """Enumerate every composition of the other G − 1 rewards and its advantage A_1.
+
+    ``levels`` must be strictly increasing and ``group_size`` a finite integer >= 2.
+    Raises ValueError when C(G + L − 2, L − 1) exceeds ``max_terms``; use
+    :func:`preference_model_mc` (Monte Carlo with a standard error) there instead.
+    """
+    lev, g, e = _check_level_options(levels, group_size, std, eps)
+    if math.isinf(g):
+        raise ValueError("group_size must be a finite integer >= 2 for exact enumeration; "
+                         "G = inf has the closed form of level_advantages")
+    return _advantage_table(lev, int(g), std, e, max_terms)
 
 
 def level_advantages(
@@ -173,8 +212,8 @@ def level_advantages(
     a_l = Σ_c Mult(c; G − 1, m)·A(l, c), evaluated with log-domain weights.
     Identity (tested): Σ_l m_l·a_l(m) = 0 for every m.
     """
-    m = np.asarray(level_masses, dtype=np.float64)
-    v = np.asarray(levels, dtype=np.float64)
+    v, group_size, eps = _check_level_options(levels, group_size, std, eps)
+    m = _check_level_masses(level_masses, v.size)
     v_c = v - v.mean()
     if math.isinf(group_size) or std == "none":
         # v_l − μ = Σ_j m_j·(v_l − v_j): no cancellation for the extreme levels, which
@@ -190,7 +229,7 @@ def level_advantages(
         with np.errstate(divide="ignore", invalid="ignore"):
             out = dev / (np.where(single, 1.0, sigma) + eps)[..., None]
         return np.where(single[..., None], 0.0, out)
-    table = advantage_table(v, int(group_size), std, eps, max_terms=max_terms)
+    table = _advantage_table(v, int(group_size), std, eps, max_terms)
     return composition_pmf(m, table) @ table.advantage
 
 
@@ -364,8 +403,10 @@ def level_advantages_jacobian(
     requiring m_j > 0. G = ∞: a_l = (v_l − μ)/(σ + eps) with ∂μ/∂m_j = v_j and
     ∂σ²/∂m_j ≅ (v_j − μ)² on the tangent space. No std: ∂a_l/∂m_j = −f·v_j.
     """
-    m = np.asarray(level_masses, dtype=np.float64)
-    v = np.asarray(levels, dtype=np.float64)
+    v, group_size, eps = _check_level_options(levels, group_size, std, eps)
+    m = _check_level_masses(level_masses, v.size)
+    if m.ndim != 1:
+        raise ValueError(f"level_masses must be 1-D (L,) for the Jacobian; got shape {m.shape}")
     v_c = v - v.mean()
     if std == "none":
         factor = 1.0 if math.isinf(group_size) else (group_size - 1) / group_size
@@ -378,7 +419,7 @@ def level_advantages_jacobian(
         s = sigma + eps
         dsigma = (dev * dev) / (2.0 * sigma)
         return -v_c[None, :] / s - np.outer(dev, dsigma) / (s * s)
-    table = advantage_table(v, int(group_size), std, eps, max_terms=max_terms)
+    table = _advantage_table(v, int(group_size), std, eps, max_terms)
     pmf = composition_pmf(m, table)  # (C,)
     weighted = table.counts * pmf[:, None]  # (C, L): Mult(c)·c_j
     with np.errstate(divide="ignore", invalid="ignore"):
