@@ -44,8 +44,10 @@ from .preference import (
 from .problem import (
     PENALTIES,
     STD_MODES,
+    RewardDistribution,
     Rewards,
     RewardStructure,
+    as_float_array,
     check_beta,
     check_choice,
     check_distribution,
@@ -496,6 +498,10 @@ def grpo_stationary_policy(
     b = np.broadcast_to(b, batch).astype(np.float64)
     shared, per_problem = split_rewards(rewards, batch, p.shape[-1])
     opts = (g, std, e, penalty)
+    if shared is None and not isinstance(rewards, RewardDistribution):
+        collapsed = _solve_collapsed(p, rewards, b, opts, tol, max_terms)
+        if collapsed is not None:
+            return collapsed
     if shared is not None:
         out = _solve_structure(p, b, shared, opts, max_terms)
         level_masses: NDArray | tuple = out["level_masses"]
@@ -534,6 +540,57 @@ def grpo_stationary_policy(
         converged=np.asarray(converged),
         iterations=np.asarray(iters),
         method=method,
+    )
+
+
+#: Per-problem deterministic rewards whose values come from at most this many distinct
+#: levels overall are solved as one vectorised level-space batch.
+COLLAPSE_MAX_LEVELS = 16
+
+
+def _solve_collapsed(
+    p: NDArray, rewards: ArrayLike, b: NDArray, opts: tuple, tol: float, max_terms: int
+) -> StationaryResult | None:
+    """Per-problem deterministic rewards drawn from a small common set of values.
+
+    Every problem is rewritten over the union of reward levels: its π_ref becomes the
+    level masses Q (..., L), zero on the levels it does not use. Those level problems
+    share one reward structure, so they are solved together (vectorised), and each
+    output gets π(o) = π_ref(o)·q_l/Q_l (THEORY §3: π is π_ref re-weighted level by
+    level). The fixed-point residual is then recomputed on the full policy.
+    """
+    g, std, e, penalty = opts
+    r = np.broadcast_to(as_float_array(rewards, "rewards"), p.shape)
+    levels, inverse = np.unique(r, return_inverse=True)
+    if levels.size > COLLAPSE_MAX_LEVELS or levels.size < 2:
+        return None
+    inverse = inverse.reshape(r.shape)
+    one_hot = inverse[..., None] == np.arange(levels.size)
+    q_ref = np.einsum("...k,...kl->...l", p, one_hot)
+    sub = grpo_stationary_policy(q_ref, levels, b, g, std, penalty, e, tol=tol, max_terms=max_terms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(q_ref > 0, sub.policy / np.where(q_ref > 0, q_ref, 1.0), 0.0)
+    pi = p * np.take_along_axis(ratio, inverse, axis=-1)
+    pref = np.take_along_axis(sub.preference, inverse, axis=-1)
+    support = p > 0
+    if penalty == "reverse_kl":
+        residual = np.max(np.abs(pi * (1.0 - pref / b[..., None]) - p), axis=-1)
+    else:
+        log_w = np.where(support, np.log(np.where(support, p, 1.0)) + pref / b[..., None], -np.inf)
+        target = np.exp(log_w - logsumexp(log_w, axis=-1, keepdims=True))
+        residual = np.max(np.abs(pi - target), axis=-1)
+    converged = sub.converged & (residual <= tol)
+    return StationaryResult(
+        policy=pi,
+        level_masses=sub.level_masses,
+        levels=levels,
+        preference=pref,
+        residual=residual,
+        log_residual=sub.log_residual,
+        min_denominator=sub.min_denominator,
+        converged=np.asarray(converged),
+        iterations=sub.iterations,
+        method=f"{sub.method} (per-problem rewards on {levels.size} common levels)",
     )
 
 
