@@ -173,7 +173,6 @@ def advantage_table(
 ) -> AdvantageTable:
     """Enumerate every composition of the other G − 1 rewards and its advantage A_1.
 
-    ``levels`` must be strictly increasing and ``group_size`` a finite integer >= 2.
     Raises ValueError when C(G + L − 2, L − 1) exceeds ``max_terms``; use
     :func:`preference_model_mc` (Monte Carlo with a standard error) there instead.
     """
