@@ -1,0 +1,290 @@
+"""GVPO and GRPO losses on batched tabular softmax policies, three ways each.
+
+Shapes: ``logits``/``ref_logits`` (B, K) — θ and log π_ref (any additive constant);
+``samples`` (B, k) int64 arm indices of one group per context; ``rewards`` (B, k) the
+rewards those samples received; ``beta`` a float or a (B,) tensor. Losses are *summed*
+over contexts (contexts are independent problems, so each context's gradient is its own,
+whatever B is) and are to be minimised.
+
+1. ``*_loss``  — the loss as written in the papers, differentiated by autograd
+   (the baseline a user would write);
+2. ``*_grad``  — its gradient in closed form (a scatter_add of per-sample weights), no
+   autograd graph: the fast path, identical up to rounding (tested);
+3. ``*_expected_grad`` — the exact expectation of that gradient over the group (no
+   sampling), equal to minus the engine's :mod:`gvpo_theory.dynamics` updates (tested).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..preference import advantage_table
+from ..problem import PENALTIES, STD_MODES
+
+
+def _check_group(logits: Tensor, samples: Tensor, rewards: Tensor, ref_logits: Tensor) -> None:
+    if logits.ndim != 2:
+        raise ValueError(f"logits must have shape (B, K); got {tuple(logits.shape)}")
+    if ref_logits.shape != logits.shape:
+        raise ValueError(
+            f"ref_logits shape {tuple(ref_logits.shape)} must equal logits shape {tuple(logits.shape)}"
+        )
+    if samples.ndim != 2 or samples.shape[0] != logits.shape[0]:
+        raise ValueError(
+            f"samples must have shape (B, k) with B = {logits.shape[0]}; got {tuple(samples.shape)}"
+        )
+    if samples.shape[1] < 2:
+        raise ValueError(f"a group needs k >= 2 samples; got k = {samples.shape[1]}")
+    if samples.dtype != torch.int64:
+        raise ValueError(f"samples must be int64 arm indices; got {samples.dtype}")
+    if rewards.shape != samples.shape:
+        raise ValueError(
+            f"rewards shape {tuple(rewards.shape)} must equal samples shape {tuple(samples.shape)}"
+        )
+    if not (logits.device == samples.device == rewards.device == ref_logits.device):
+        raise ValueError("logits, samples, rewards and ref_logits must be on one device")
+    if not (logits.dtype == rewards.dtype == ref_logits.dtype):
+        raise ValueError(
+            f"logits, rewards and ref_logits must share one dtype; got {logits.dtype}, "
+            f"{rewards.dtype}, {ref_logits.dtype}"
+        )
+
+
+def _beta(beta: float | Tensor, like: Tensor) -> Tensor:
+    """β as a (B, 1) tensor (validated: finite, > 0)."""
+    b = torch.as_tensor(beta, dtype=like.dtype, device=like.device)
+    if b.ndim == 1 and b.shape[0] == like.shape[0]:
+        b = b[:, None]
+    elif b.ndim != 0:
+        raise ValueError(f"beta must be a float or a (B,) tensor with B = {like.shape[0]}")
+    if not bool(torch.isfinite(b).all() and (b > 0).all()):
+        raise ValueError("beta must be finite and > 0")
+    return b
+
+
+# ----------------------------------------------------------------------------- GVPO
+
+
+def gvpo_weights(
+    logits: Tensor, samples: Tensor, rewards: Tensor, ref_logits: Tensor, beta: float | Tensor
+) -> Tensor:
+    """w_i = (R_i − R̄) − β·(l_i − l̄), l_i = log π_θ(y_i)/π_ref(y_i) (Zhang et al., eq. (8)).
+
+    At π* every w_i is exactly 0 for any group: r − β·l is constant there (THEORY §5).
+    """
+    _check_group(logits, samples, rewards, ref_logits)
+    b = _beta(beta, logits)
+    log_ratio = torch.log_softmax(logits, -1) - torch.log_softmax(ref_logits, -1)
+    l = torch.gather(log_ratio, 1, samples)
+    return (rewards - rewards.mean(1, keepdim=True)) - b * (l - l.mean(1, keepdim=True))
+
+
+def _gvpo_factor(scale: str, k: int) -> float:
+    if scale not in ("sum", "paper"):
+        raise ValueError(f"scale must be 'sum' or 'paper'; got {scale!r}")
+    return 1.0 if scale == "sum" else 1.0 / (k - 1)
+
+
+def gvpo_loss(
+    logits: Tensor,
+    samples: Tensor,
+    rewards: Tensor,
+    ref_logits: Tensor,
+    beta: float | Tensor,
+    scale: str = "sum",
+) -> Tensor:
+    """GVPO loss −β·Σ_i w_i·log π_θ(y_i), weights detached (THEORY §5), summed over contexts.
+
+    ``scale="paper"`` divides by (k − 1) as the GVPO paper does. Its gradient is that of
+    ½·Σ_i (β(l_i − l̄) − (R_i − R̄))², the MSE between centred implicit and actual rewards.
+    """
+    w = gvpo_weights(logits, samples, rewards, ref_logits, beta).detach()
+    b = _beta(beta, logits)
+    logp = torch.gather(torch.log_softmax(logits, -1), 1, samples)
+    return -(b * w * logp).sum() * _gvpo_factor(scale, samples.shape[1])
+
+
+def gvpo_grad(
+    logits: Tensor,
+    samples: Tensor,
+    rewards: Tensor,
+    ref_logits: Tensor,
+    beta: float | Tensor,
+    scale: str = "sum",
+) -> Tensor:
+    """∂(gvpo_loss)/∂θ in closed form: −β·Σ_i w_i·e_{y_i} (the −π·Σ_i w_i term is 0)."""
+    w = gvpo_weights(logits, samples, rewards, ref_logits, beta)
+    b = _beta(beta, logits)
+    grad = torch.zeros_like(logits).scatter_add_(1, samples, w)
+    return grad.mul_(-b * _gvpo_factor(scale, samples.shape[1]))
+
+
+def gvpo_expected_grad(
+    logits: Tensor,
+    ref_logits: Tensor,
+    mean_rewards: Tensor,
+    beta: float | Tensor,
+    sampling_probs: Tensor,
+    group_size: int,
+    scale: str = "sum",
+) -> Tensor:
+    """E[∂(gvpo_loss)/∂θ] over groups y_1..y_k ~ π_s: −β(k − 1)·π_s(o)·(g(o) − E_{π_s} g),
+    g = E[r|o] − β·log(π_θ(o)/π_ref(o)) (THEORY §5; minus ``dynamics.gvpo_expected_update``)."""
+    if not (isinstance(group_size, int) and group_size >= 2):
+        raise ValueError(f"group_size must be an integer >= 2; got {group_size!r}")
+    if mean_rewards.shape != logits.shape or sampling_probs.shape != logits.shape:
+        raise ValueError("mean_rewards and sampling_probs must have the shape of logits (B, K)")
+    b = _beta(beta, logits)
+    g = mean_rewards - b * (torch.log_softmax(logits, -1) - torch.log_softmax(ref_logits, -1))
+    centred = g - (sampling_probs * g).sum(-1, keepdim=True)
+    k = group_size
+    return -b * (k - 1) * _gvpo_factor(scale, k) * sampling_probs * centred
+
+
+# ----------------------------------------------------------------------------- GRPO
+
+
+def grpo_advantages(rewards: Tensor, std: str = "population", eps: float = 0.0) -> Tensor:
+    """A_i = (R_i − R̄)/(σ + eps) within each group (B, G) (Vojnovic & Yun, eq. (2)).
+
+    σ divides by G (``"population"``, the paper) or G − 1 (``"sample"``, torch.std as in
+    TRL/verl); ``"none"`` gives A_i = R_i − R̄ (Dr. GRPO). A group whose rewards are all
+    equal gets A = 0 (0/0 := 0), decided by comparing rewards, not a float std with 0.
+    """
+    if std not in STD_MODES:
+        raise ValueError(f"std must be one of {', '.join(STD_MODES)}; got {std!r}")
+    if not (math.isfinite(eps) and eps >= 0):
+        raise ValueError(f"eps must be finite and >= 0; got {eps!r}")
+    centred = rewards - rewards.mean(1, keepdim=True)
+    if std == "none":
+        return centred
+    var = (centred * centred).sum(1, keepdim=True) / (rewards.shape[1] - (std == "sample"))
+    tie = rewards.amax(1, keepdim=True) == rewards.amin(1, keepdim=True)
+    scale = torch.where(tie, torch.ones_like(var), var.sqrt() + eps)
+    return torch.where(tie, torch.zeros_like(centred), centred / scale)
+
+
+def _check_penalty(penalty: str) -> None:
+    if penalty not in PENALTIES:
+        raise ValueError(f"penalty must be one of {', '.join(PENALTIES)}; got {penalty!r}")
+
+
+def grpo_loss(
+    logits: Tensor,
+    samples: Tensor,
+    rewards: Tensor,
+    ref_logits: Tensor,
+    beta: float | Tensor,
+    std: str = "population",
+    penalty: str = "reverse_kl",
+    eps: float = 0.0,
+) -> Tensor:
+    """On-policy GRPO loss, minus the objective of Vojnovic & Yun eq. (3), summed over contexts:
+
+        −(1/G)·Σ_i [ (π_θ(o_i)/π_old(o_i))·A_i − β·D(o_i) ],   o_i ~ π_old = π_θ (detached).
+
+    ``penalty="reverse_kl"``: GRPO's k3 estimator D = π_ref/π_θ − log(π_ref/π_θ) − 1, whose
+    expected gradient is π_θ − π_ref (it acts as a reverse KL). ``"direct_kl"``: the
+    score-function surrogate sg(log π_θ/π_ref)·log π_θ, whose expected gradient is ∇KL(π_θ‖π_ref)
+    (the naive k1 sample log π_θ/π_ref has zero expected gradient on-policy).
+    """
+    _check_group(logits, samples, rewards, ref_logits)
+    _check_penalty(penalty)
+    b = _beta(beta, logits)
+    logp_all = torch.log_softmax(logits, -1)
+    logp = torch.gather(logp_all, 1, samples)
+    lref = torch.gather(torch.log_softmax(ref_logits, -1), 1, samples)
+    adv = grpo_advantages(rewards, std, eps)
+    surrogate = torch.exp(logp - logp.detach()) * adv
+    if penalty == "reverse_kl":
+        d = torch.exp(lref - logp) - (lref - logp) - 1.0
+    else:
+        d = (logp - lref).detach() * logp
+    return -(surrogate - b * d).mean(1).sum()
+
+
+def grpo_grad(
+    logits: Tensor,
+    samples: Tensor,
+    rewards: Tensor,
+    ref_logits: Tensor,
+    beta: float | Tensor,
+    std: str = "population",
+    penalty: str = "reverse_kl",
+    eps: float = 0.0,
+) -> Tensor:
+    """∂(grpo_loss)/∂θ in closed form. With c_i the per-sample coefficient of ∇log π_θ(o_i),
+
+        c_i = A_i − β·(1 − π_ref(o_i)/π_θ(o_i))   (k3)   or   A_i − β·log(π_θ(o_i)/π_ref(o_i)),
+
+    the gradient is −(1/G)·(Σ_i c_i·e_{o_i} − π_θ·Σ_i c_i).
+    """
+    _check_group(logits, samples, rewards, ref_logits)
+    _check_penalty(penalty)
+    b = _beta(beta, logits)
+    logp_all = torch.log_softmax(logits, -1)
+    l = torch.gather(logp_all - torch.log_softmax(ref_logits, -1), 1, samples)
+    adv = grpo_advantages(rewards, std, eps)
+    pen = -torch.expm1(-l) if penalty == "reverse_kl" else l
+    c = adv - b * pen
+    grad = torch.zeros_like(logits).scatter_add_(1, samples, c)
+    grad -= torch.exp(logp_all) * c.sum(1, keepdim=True)
+    return grad.mul_(-1.0 / samples.shape[1])
+
+
+def preference_torch(
+    policy: Tensor, levels: Tensor, reward_probs: Tensor, group_size: int, std: str, eps: float
+) -> Tensor:
+    """Exact P_G(o|π) (B, K) in torch (THEORY §2, §4b): m = Σ_o π(o)·D_o, then
+    a_l(m) = Σ_c Mult(c; G − 1, m)·A(l, c) over the count vectors c of the other G − 1
+    rewards (the engine's enumeration table), and P_G(o) = Σ_l D_o(l)·a_l(m)."""
+    table = advantage_table(levels.detach().double().cpu().numpy(), group_size, std, eps)
+    dev, dt = policy.device, policy.dtype
+    counts = torch.tensor(np.array(table.counts), dtype=dt, device=dev)
+    log_coef = torch.tensor(np.array(table.log_coef), dtype=dt, device=dev)
+    adv = torch.tensor(np.array(table.advantage), dtype=dt, device=dev)
+    m = torch.einsum("bk,bkl->bl", policy, reward_probs)
+    log_pmf = log_coef + torch.xlogy(counts[None], m[:, None, :]).sum(-1)
+    a = torch.exp(log_pmf) @ adv
+    return torch.einsum("bkl,bl->bk", reward_probs, a)
+
+
+def grpo_expected_grad(
+    logits: Tensor,
+    ref_logits: Tensor,
+    levels: Tensor,
+    reward_probs: Tensor,
+    beta: float | Tensor,
+    group_size: int,
+    std: str = "population",
+    penalty: str = "reverse_kl",
+    eps: float = 0.0,
+) -> Tensor:
+    """E[∂(grpo_loss)/∂θ] on-policy, exactly (THEORY §3; minus ``dynamics.grpo_expected_update``):
+
+        −[π(o)·P_G(o|π) − β·(π(o) − π_ref(o))]                (k3)
+        −[π(o)·P_G(o|π) − β·π(o)·(log(π(o)/π_ref(o)) − KL)]    (direct KL)
+
+    ``levels`` (L,) and ``reward_probs`` (B, K, L) describe the rewards
+    (:meth:`Bandits.level_structure`); P_G by exact enumeration (C(G + L − 2, L − 1) terms).
+    """
+    if not (isinstance(group_size, int) and group_size >= 2):
+        raise ValueError(f"group_size must be an integer >= 2; got {group_size!r}")
+    _check_penalty(penalty)
+    if reward_probs.shape[:2] != logits.shape or reward_probs.shape[2] != levels.shape[0]:
+        raise ValueError("reward_probs must have shape (B, K, L) matching logits (B, K) and levels (L,)")
+    b = _beta(beta, logits)
+    logp = torch.log_softmax(logits, -1)
+    log_ref = torch.log_softmax(ref_logits, -1)
+    pi = torch.exp(logp)
+    pref = preference_torch(pi, levels, reward_probs, group_size, std, eps)
+    if penalty == "reverse_kl":
+        pen = pi - torch.exp(log_ref)
+    else:
+        l = logp - log_ref
+        pen = pi * (l - (pi * l).sum(-1, keepdim=True))
+    return -(pi * pref - b * pen)
