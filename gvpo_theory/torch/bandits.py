@@ -109,7 +109,7 @@ class Bandits:
         probs = self.reward_probs[torch.arange(self.contexts, device=arms.device)[:, None], arms]
         cdf = probs.cumsum(-1)
         u = torch.rand(arms.shape, generator=generator, device=arms.device, dtype=cdf.dtype)
-        level = torch.searchsorted(cdf, (u * cdf[..., -1]).unsqueeze(-1)).squeeze(-1)
+        level = torch.searchsorted(cdf, (u * cdf[..., -1]).unsqueeze(-1), right=True).squeeze(-1)
         return self.levels[level.clamp_(max=self.levels.shape[0] - 1)]
 
     def level_structure(self, max_levels: int = 8) -> tuple[Tensor, Tensor] | None:

@@ -242,7 +242,11 @@ def preference_torch(
     """Exact P_G(o|π) (B, K) in torch (THEORY §2, §4b): m = Σ_o π(o)·D_o, then
     a_l(m) = Σ_c Mult(c; G − 1, m)·A(l, c) over the count vectors c of the other G − 1
     rewards (the engine's enumeration table), and P_G(o) = Σ_l D_o(l)·a_l(m)."""
-    table = advantage_table(levels.detach().double().cpu().numpy(), group_size, std, eps)
+    # std="none" ignores eps (A = R − R̄, as grpo_advantages and the engine's preference_model);
+    # the engine's advantage_table would divide by (1 + eps) there.
+    table = advantage_table(
+        levels.detach().double().cpu().numpy(), group_size, std, 0.0 if std == "none" else eps
+    )
     dev, dt = policy.device, policy.dtype
     counts = torch.tensor(np.array(table.counts), dtype=dt, device=dev)
     log_coef = torch.tensor(np.array(table.log_coef), dtype=dt, device=dev)
