@@ -252,7 +252,11 @@ def preference_torch(
     log_coef = torch.tensor(np.array(table.log_coef), dtype=dt, device=dev)
     adv = torch.tensor(np.array(table.advantage), dtype=dt, device=dev)
     m = torch.einsum("bk,bkl->bl", policy, reward_probs)
-    log_pmf = log_coef + torch.xlogy(counts[None], m[:, None, :]).sum(-1)
+    # log m with unoccupied levels at a finite −1e30: their count-0 terms contribute 0 and
+    # count>0 terms weight 0, with finite gradients (m_l ≡ 0 there: no arm scores level l).
+    pos = m > 0
+    log_m = torch.where(pos, torch.log(torch.where(pos, m, torch.ones_like(m))), torch.full_like(m, -1e30))
+    log_pmf = log_coef + log_m @ counts.T
     a = torch.exp(log_pmf) @ adv
     return torch.einsum("bkl,bl->bk", reward_probs, a)
 

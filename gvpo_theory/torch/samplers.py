@@ -198,5 +198,3 @@ def make_sampler(name: str, pi_ref: Tensor, *, seed: int = 0, replay_capacity: i
     if name == "replay":
         return ReplaySampler(capacity=replay_capacity)
     raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {name!r}")
-
-
