@@ -39,6 +39,7 @@ from scipy.stats import binom
 
 from .problem import (
     STD_MODES,
+    SUM_TOL,
     Rewards,
     RewardStructure,
     as_float_array,
@@ -125,14 +126,27 @@ def _advantage_table_cached(
     return AdvantageTable(counts, log_coef, adv)
 
 
+def _as_float64(x: ArrayLike, name: str) -> NDArray[np.float64]:
+    """float64 view of x without copying an array that already is one (finiteness unchecked)."""
+    if isinstance(x, np.ndarray) and x.dtype == np.float64:
+        return x
+    try:
+        return np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        return as_float_array(x, name)  # raises the named error
+
+
 def _check_levels(levels: ArrayLike) -> NDArray[np.float64]:
     """Validate reward levels: a finite, non-empty, strictly increasing 1-D array."""
-    v = as_float_array(levels, "levels")
+    v = _as_float64(levels, "levels")
+    # Fast path (solvers call this in their inner loops): strictly increasing with finite
+    # ends implies finite throughout, and any NaN fails the comparison.
+    if v.ndim == 1 and v.size and np.all(v[1:] > v[:-1]) and math.isfinite(v[0]) and math.isfinite(v[-1]):
+        return v
+    v = as_float_array(v, "levels")
     if v.ndim != 1 or v.size == 0:
         raise ValueError(f"levels must be a non-empty 1-D array of reward values; got shape {v.shape}")
-    if np.any(np.diff(v) <= 0):
-        raise ValueError("levels must be strictly increasing (distinct reward values)")
-    return v
+    raise ValueError("levels must be strictly increasing (distinct reward values)")
 
 
 def _check_level_options(
@@ -146,8 +160,14 @@ def _check_level_options(
 
 def _check_level_masses(level_masses: ArrayLike, n_levels: int) -> NDArray[np.float64]:
     """Validate m (..., L) against L levels; returns the values as given (not renormalised)."""
-    check_distribution(level_masses, "level_masses")
-    m = np.asarray(level_masses, dtype=np.float64)
+    m = _as_float64(level_masses, "level_masses")
+    # Fast path: non-negative (NaN fails) with sums within tolerance (inf fails).
+    if m.ndim == 1:
+        ok = m.size > 0 and m.min() >= 0 and abs(m.sum() - 1.0) <= SUM_TOL
+    else:
+        ok = m.ndim > 1 and m.size > 0 and m.min() >= 0 and np.abs(m.sum(axis=-1) - 1.0).max() <= SUM_TOL
+    if not ok:
+        check_distribution(m, "level_masses")  # raises the named error
     if m.shape[-1] != n_levels:
         raise ValueError(f"level_masses has {m.shape[-1]} entries on its last axis but levels has {n_levels}")
     return m
