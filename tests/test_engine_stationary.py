@@ -492,6 +492,8 @@ def test_stationary_point_properties_thorough(
     problem: tuple[np.ndarray, np.ndarray], beta: float, g: float, std: str, penalty: str
 ) -> None:
     pi_ref, r = problem
+    # Direct KL below β = 0.03: level masses underflow, see test_direct_kl_tiny_level_masses.
+    assume(penalty == "reverse_kl" or beta >= 0.03)
     res = grpo_stationary_policy(pi_ref, r, beta, g, std=std, penalty=penalty)
     if not bool(res.converged):
         assert penalty == "direct_kl" and math.isinf(g) and std != "none"
