@@ -9,6 +9,7 @@ policies at once, on CPU or GPU, and measures how close they get:
   off-policy mixture, a replay buffer; inverse-CDF sampling throughout.
 * :mod:`.losses`   — GVPO and GRPO losses (autograd), their analytic tabular gradients,
   and the exact expected gradients (no sampling).
+* :mod:`.fast`     — the fused GVPO step (no autograd) used for GPU throughput.
 * :mod:`.trainer`  — :func:`verify`: optimiser, step-size schedule, iterate averaging,
   metrics against the engine's targets.
 
@@ -25,6 +26,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
     ) from exc
 
 from .bandits import Bandits, make_bandits
+from .fast import gvpo_sgd_step_
 from .losses import (
     grpo_advantages,
     grpo_expected_grad,
@@ -64,6 +66,7 @@ __all__ = [
     "gvpo_expected_grad",
     "gvpo_grad",
     "gvpo_loss",
+    "gvpo_sgd_step_",
     "gvpo_weights",
     "make_bandits",
     "make_sampler",
