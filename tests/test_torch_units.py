@@ -8,6 +8,7 @@ bounds derived from the sample size — never against the module's own output.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -20,6 +21,11 @@ from gvpo_theory import dynamics  # noqa: E402
 from gvpo_theory.problem import RewardDistribution  # noqa: E402
 from gvpo_theory.torch import (  # noqa: E402
     Bandits,
+    FixedSampler,
+    MixtureSampler,
+    OnPolicySampler,
+    ReplaySampler,
+    SupportWarning,
     grpo_advantages,
     grpo_expected_grad,
     grpo_grad,
@@ -29,14 +35,29 @@ from gvpo_theory.torch import (  # noqa: E402
     gvpo_loss,
     gvpo_weights,
     make_bandits,
+    make_sampler,
+    restricted_optimum,
     sample_categorical,
+    verify,
 )
+from gvpo_theory.torch.samplers import SAMPLERS  # noqa: E402
+from gvpo_theory.torch.trainer import resolve_device  # noqa: E402
 
 F64 = torch.float64
 STDS = ("population", "sample", "none")
 PENALTIES = ("reverse_kl", "direct_kl")
 #: Number of standard errors allowed between a sample mean and its expectation.
 N_SE = 6.0
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _single_intra_op_thread():
+    """Tensors here are tiny or 1-D-batched: one intra-op thread. With several, a loaded
+    2-core machine makes each softmax of a (4, 3) tensor wait ~10 ms on OpenMP barriers."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _np_softmax(x: np.ndarray) -> np.ndarray:
@@ -404,7 +425,7 @@ def _replicate(bandits: Bandits, context: int, n: int) -> Bandits:
 
 
 def _draw_rewards(bandits: Bandits, arms, gen):
-    """Rewards of the drawn arms, drawn here (numpy-free, not via Bandits.sample_rewards)."""
+    """Rewards of the drawn arms, drawn here (Bernoulli by comparison), not by Bandits.sample_rewards."""
     if bandits.reward_probs is None:
         return torch.gather(bandits.mean_rewards, 1, arms)
     success = torch.gather(bandits.reward_probs[..., 1], 1, arms)
@@ -441,10 +462,18 @@ def test_mean_of_sampled_gvpo_grad_is_expected_grad(kind, sampler):
     _assert_mean_matches(grads, expected)
 
 
-@pytest.mark.parametrize("std", STDS)
-@pytest.mark.parametrize("penalty", PENALTIES)
-@pytest.mark.parametrize("kind", ["levels", "bernoulli"])
-def test_mean_of_sampled_grpo_grad_is_expected_grad(std, penalty, kind):
+@pytest.mark.parametrize(
+    ("std", "penalty", "kind", "eps"),
+    [
+        ("population", "reverse_kl", "bernoulli", 0.0),
+        ("population", "direct_kl", "levels", 0.1),
+        ("sample", "reverse_kl", "levels", 0.0),
+        ("sample", "direct_kl", "bernoulli", 0.1),
+        ("none", "reverse_kl", "bernoulli", 0.1),  # eps is not applied without std scaling
+        ("none", "direct_kl", "levels", 0.0),
+    ],
+)
+def test_mean_of_sampled_grpo_grad_is_expected_grad(std, penalty, kind, eps):
     bandits = _problem_with(kind, 3, 4, seed=41)
     gen = torch.Generator().manual_seed(23)
     ctx, g, beta = 2, 4, 0.3
@@ -454,8 +483,217 @@ def test_mean_of_sampled_grpo_grad_is_expected_grad(std, penalty, kind):
         torch.softmax(logits1, -1).expand(N_GROUPS, -1), g, replacement=True, generator=gen
     )
     rewards = _draw_rewards(many, arms, gen)
-    grads = grpo_grad(logits1.expand(N_GROUPS, -1), arms, rewards, many.ref_logits, beta, std, penalty)
+    grads = grpo_grad(logits1.expand(N_GROUPS, -1), arms, rewards, many.ref_logits, beta, std, penalty, eps)
     one = bandits.subset(slice(ctx, ctx + 1))
     levels, d = one.level_structure()
-    expected = grpo_expected_grad(logits1, one.ref_logits, levels, d, beta, g, std, penalty)[0]
+    expected = grpo_expected_grad(logits1, one.ref_logits, levels, d, beta, g, std, penalty, eps)[0]
     _assert_mean_matches(grads, expected)
+
+
+# =========================================================================== 4. samplers
+
+
+def test_make_sampler_names_and_distributions():
+    bandits = make_bandits(6, 4, seed=8)
+    pi_ref = bandits.pi_ref
+    policy = torch.softmax(torch.randn(6, 4, generator=torch.Generator().manual_seed(2), dtype=F64), -1)
+    assert set(SAMPLERS) == {"on-policy", "reference", "uniform", "mixture", "replay"}
+    samplers = {name: make_sampler(name, pi_ref, seed=1) for name in SAMPLERS}
+    assert isinstance(samplers["on-policy"], OnPolicySampler) and samplers["on-policy"].on_policy
+    assert isinstance(samplers["reference"], FixedSampler)
+    assert isinstance(samplers["uniform"], FixedSampler)
+    assert isinstance(samplers["mixture"], MixtureSampler)
+    assert isinstance(samplers["replay"], ReplaySampler)
+    for name, sampler in samplers.items():
+        assert sampler.name == name
+        if name != "on-policy":
+            assert not sampler.on_policy
+    np.testing.assert_array_equal(samplers["on-policy"].probs(policy).numpy(), policy.numpy())
+    np.testing.assert_array_equal(samplers["reference"].probs(policy).numpy(), pi_ref.numpy())
+    np.testing.assert_allclose(samplers["uniform"].probs(policy).numpy(), 0.25, rtol=0, atol=1e-15)
+    mix = samplers["mixture"].probs(policy).numpy()
+    np.testing.assert_allclose(mix.sum(-1), 1.0, rtol=0, atol=1e-12)
+    assert np.all(mix >= 0.5 * pi_ref.numpy() - 1e-15) and np.all(mix > 0)
+    assert np.abs(mix - pi_ref.numpy()).max() > 1e-2  # a different model's samples mixed in
+    again = make_sampler("mixture", pi_ref, seed=1).probs(policy).numpy()
+    np.testing.assert_array_equal(mix, again)  # seeded
+    with pytest.raises(ValueError, match="sampler"):
+        make_sampler("importance", pi_ref)
+
+
+def test_fixed_sampler_support_and_normalisation():
+    probs = torch.tensor([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]], dtype=F64)
+    with pytest.warns(SupportWarning, match="zero probability"):
+        FixedSampler(probs)
+    with pytest.warns(SupportWarning):
+        MixtureSampler(probs, 0.0)
+    with pytest.raises(ValueError, match="sum to 1"):
+        FixedSampler(torch.tensor([[0.5, 0.4, 0.2]], dtype=F64))
+    with pytest.raises(ValueError, match=">= 0"):
+        FixedSampler(torch.tensor([[1.2, -0.2, 0.0]], dtype=F64))
+    with pytest.raises(ValueError, match="shape"):
+        FixedSampler(torch.tensor([0.5, 0.5], dtype=F64))
+    full = torch.tensor([[0.2, 0.3, 0.5]], dtype=F64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SupportWarning)
+        sampler = FixedSampler(full)  # full support: no warning
+    draws = sampler.sample(torch.full((1, 3), 1 / 3, dtype=F64), 5, torch.Generator().manual_seed(0))
+    assert draws.shape == (1, 5)
+
+
+def test_mixture_sampler_weights():
+    fixed = torch.tensor([[0.2, 0.3, 0.5], [0.6, 0.2, 0.2]], dtype=F64)
+    policy = torch.tensor([[0.1, 0.1, 0.8], [0.3, 0.3, 0.4]], dtype=F64)
+    for bad in (-0.1, 1.5, math.nan):
+        with pytest.raises(ValueError, match="on_policy_weight"):
+            MixtureSampler(fixed, bad)
+    for alpha in (0.0, 0.25, 1.0):
+        got = MixtureSampler(fixed, alpha).probs(policy).numpy()
+        want = alpha * policy.numpy() + (1 - alpha) * fixed.numpy()
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-15)
+
+
+def test_replay_sampler_draws_from_its_buffer():
+    # One-hot policies make the buffer contents known: step t pushes k copies of arm a_t[b].
+    b, k_arms, k, capacity = 3, 5, 4, 3
+    arms_by_step = [[0, 4, 2], [1, 4, 3], [2, 0, 3], [3, 0, 1], [1, 2, 0]]
+    sampler = ReplaySampler(capacity=capacity)
+    gen = torch.Generator().manual_seed(0)
+    eye = torch.eye(k_arms, dtype=F64)
+    any_policy = torch.full((b, k_arms), 1 / k_arms, dtype=F64)
+    np.testing.assert_array_equal(sampler.probs(any_policy).numpy(), any_policy.numpy())  # empty buffer
+    for t, arms in enumerate(arms_by_step):
+        policy = eye[arms]
+        draws = sampler.sample(policy, k, gen).numpy()
+        recent = np.array(arms_by_step[max(0, t + 1 - capacity) : t + 1])  # (steps in buffer, B)
+        hist = np.zeros((b, k_arms))
+        for row in recent:
+            for ctx, arm in enumerate(row):
+                hist[ctx, arm] += k
+        hist /= hist.sum(-1, keepdims=True)
+        np.testing.assert_allclose(sampler.probs(any_policy).numpy(), hist, rtol=0, atol=1e-15)
+        for ctx in range(b):
+            assert set(draws[ctx].tolist()) <= set(recent[:, ctx].tolist()), (t, ctx, draws[ctx])
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ValueError, match="capacity"):
+            ReplaySampler(capacity=bad)
+
+
+def test_replay_sampler_probs_is_empirical_histogram_of_mixed_buffer():
+    sampler = ReplaySampler(capacity=2)
+    gen = torch.Generator().manual_seed(4)
+    eye = torch.eye(4, dtype=F64)
+    sampler.sample(eye[[0, 1]], 3, gen)  # buffer: context 0 {0,0,0}, context 1 {1,1,1}
+    sampler.sample(eye[[2, 1]], 3, gen)  # + context 0 {2,2,2}, context 1 {1,1,1}
+    want = np.array([[0.5, 0.0, 0.5, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(sampler.probs(eye[[3, 3]]).numpy(), want, rtol=0, atol=1e-15)
+    # the next call pushes context 0's arm 0 (dropping the 0s pushed first): buffer {2, 0}
+    first = sampler.sample(eye[[0, 1]], 3, gen).numpy()
+    assert set(first[0].tolist()) <= {0, 2} and set(first[1].tolist()) == {1}
+    np.testing.assert_allclose(sampler.probs(eye[[3, 3]]).numpy(), want, rtol=0, atol=1e-15)
+    # ... and the one after that overwrites the 2s: only arm 0 is left to draw
+    later = torch.cat([sampler.sample(eye[[0, 1]], 3, gen) for _ in range(50)], 1).numpy()
+    assert set(later[0].tolist()) == {0} and set(later[1].tolist()) == {1}
+
+
+# ================================================================ 5. restricted optimum
+
+
+def _restricted_setup():
+    bandits = make_bandits(4, 3, rewards="continuous", concentration=2.0, seed=13)
+    pi_s = torch.tensor(
+        [[0.0, 0.5, 0.5], [0.3, 0.0, 0.7], [0.6, 0.4, 0.0], [0.2, 0.3, 0.5]], dtype=F64
+    )  # contexts 0-2 each miss one arm; context 3 has full support
+    return bandits, pi_s
+
+
+def test_restricted_optimum_formula():
+    bandits, pi_s = _restricted_setup()
+    beta = 0.4
+    theta0 = bandits.ref_logits.numpy()
+    pi_ref = np.exp(theta0)
+    r = bandits.mean_rewards.numpy()
+    support = pi_s.numpy() > 0
+    got = restricted_optimum(theta0, pi_ref, r, beta, support)
+    assert got.shape == (4, 3)
+    np.testing.assert_allclose(got.sum(-1), 1.0, rtol=0, atol=1e-14)
+    pi_star = _np_softmax(np.log(pi_ref) + r / beta)
+    for b in range(4):
+        s = support[b]
+        g = r[b] - beta * np.log(got[b] / pi_ref[b])
+        assert np.ptp(g[s]) < 1e-12  # on-support g constant: the GVPO update vanishes
+        # logits of `got` up to the shift fixed by the (single) off-support arm when there is one
+        log_got = np.log(got[b])
+        if (~s).any():
+            shift = theta0[b][~s] - log_got[~s]
+            assert np.ptp(shift) < 1e-12
+            theta = log_got + shift[0]
+            np.testing.assert_allclose(theta[~s], theta0[b][~s], rtol=0, atol=1e-12)  # unchanged
+            assert abs(theta[s].sum() - theta0[b][s].sum()) < 1e-12  # conserved on S
+            assert np.abs(got[b] - pi_star[b]).max() > 1e-3  # ... and it is not π*
+        else:
+            np.testing.assert_allclose(got[b], pi_star[b], rtol=0, atol=1e-13)
+
+
+def test_sgd_with_a_zero_in_the_sampler_reaches_the_restricted_optimum():
+    bandits, pi_s = _restricted_setup()
+    beta, k, steps = 0.4, 3, 2000
+    with pytest.warns(SupportWarning):
+        sampler = FixedSampler(pi_s)
+    gen = torch.Generator().manual_seed(99)
+    ref = bandits.ref_logits
+    theta = ref.clone()
+    lr = 0.5 / (beta * beta * (k - 1))
+    for _ in range(steps):
+        samples = sample_categorical(sampler.probs(torch.softmax(theta, -1)), k, gen)
+        rewards = torch.gather(bandits.mean_rewards, 1, samples)
+        theta -= lr * gvpo_grad(theta, samples, rewards, ref, beta)
+    off = ~(pi_s > 0)
+    assert torch.equal(theta[off], ref[off])  # never-sampled logits never move
+    support = (pi_s > 0).numpy()
+    want = restricted_optimum(ref.numpy(), np.exp(ref.numpy()), bandits.mean_rewards.numpy(), beta, support)
+    got = torch.softmax(theta, -1).numpy()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+    pi_star = _np_softmax(ref.numpy() + bandits.mean_rewards.numpy() / beta)
+    assert np.abs(got[:3] - pi_star[:3]).max() > 1e-3
+    np.testing.assert_allclose(got[3], pi_star[3], rtol=0, atol=1e-10)
+
+
+# ================================================================ 6. devices and verify()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")
+def test_resolve_device_cuda_without_gpu_is_a_value_error():
+    with pytest.raises(ValueError, match="cuda"):
+        resolve_device("cuda")
+    assert resolve_device(None).type == "cpu"
+    assert resolve_device("auto").type == "cpu"
+    assert resolve_device("cpu").type == "cpu"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"methods": ("ppo",)}, "methods"),
+        ({"samplers": ("importance",)}, "samplers"),
+        ({"mode": "exact"}, "mode"),
+        ({"std": "mad"}, "std"),
+        ({"penalty": "forward_kl"}, "penalty"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"group_size": 1}, "group_size"),
+        ({"group_size": 2.5}, "group_size"),
+        ({"beta": 0.0}, "beta"),
+        ({"beta": -1.0}, "beta"),
+        ({"beta": math.nan}, "beta"),
+        ({"steps": 0}, "steps"),
+        ({"lr": -0.1}, "lr"),
+        ({"schedule": "cosine"}, "schedule"),
+        ({"average": "ema"}, "average"),
+        ({"implementation": "jit"}, "implementation"),
+        ({"gvpo_scale": "mean"}, "gvpo_scale"),
+    ],
+)
+def test_verify_rejects_bad_arguments(kwargs, name):
+    bandits = make_bandits(2, 3, seed=0)
+    with pytest.raises(ValueError, match=name):
+        verify(bandits, **kwargs)
