@@ -120,7 +120,10 @@ def _advantage_table_cached(
             scale = np.ones_like(var_pop)
         tie = np.count_nonzero(n > 0, axis=1) == 1
         with np.errstate(divide="ignore", invalid="ignore"):
-            adv[:, l] = np.where(tie, 0.0, dev[:, l] / np.where(tie, 1.0, scale + eps))
+            # eps regularises the std only: with no std normalisation it plays no role
+            # (as in the closed form of level_advantages and in Dr. GRPO).
+            denom = scale + eps if std != "none" else scale
+            adv[:, l] = np.where(tie, 0.0, dev[:, l] / np.where(tie, 1.0, denom))
     log_coef.setflags(write=False)
     adv.setflags(write=False)
     return AdvantageTable(counts, log_coef, adv)

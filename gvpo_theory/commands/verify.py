@@ -37,8 +37,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when available)")
     p.add_argument("--dtype", default="float64", choices=("float32", "float64"))
-    p.add_argument("--contexts", type=int, default=256, help="B: independent problems")
-    p.add_argument("--arms", type=int, default=8, help="K: arms per context")
+    p.add_argument("--contexts", type=int, default=None, help="B: independent problems (default 256)")
+    p.add_argument("--arms", type=int, default=None, help="K: arms per context (default 8)")
+    p.add_argument(
+        "--concentration",
+        type=float,
+        default=1.0,
+        help="pi_ref ~ Dirichlet(concentration); small values give rarely sampled good arms",
+    )
     p.add_argument("--group-size", type=int, default=8, help="k = G: samples per group (>= 2)")
     p.add_argument("--beta", type=float, default=1.0, help="regularisation beta > 0")
     p.add_argument(
@@ -54,14 +60,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="comma-separated GVPO samplers, or 'all'",
     )
     p.add_argument("--method", default="gvpo,grpo", help="gvpo, grpo or gvpo,grpo")
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps (default 3000)")
     p.add_argument("--mode", default="sampled", choices=("sampled", "expected"))
     p.add_argument("--std", default="population", choices=STD_MODES, help="GRPO group std convention")
     p.add_argument("--penalty", default="reverse_kl", choices=("reverse_kl", "direct_kl"))
     p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
     p.add_argument("--lr", type=float, default=None, help="step size in natural units")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="B=32, K=4, 1500 steps: a few seconds on CPU")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: 1 for small CPU runs, where threads only add overhead)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="B=32, K=4, 1500 steps unless given: a few seconds on CPU"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run)
 
@@ -74,13 +88,27 @@ def run(args: argparse.Namespace) -> int:
         from ..torch.trainer import resolve_device
     except ModuleNotFoundError as exc:
         raise ValueError("verify needs PyTorch: pip install 'torch==2.13.0' (CPU build)") from exc
-    if args.quick:
-        args.contexts, args.arms, args.steps = 32, 4, 1500
+    defaults = (32, 4, 1500) if args.quick else (256, 8, 3000)
+    for name, value in zip(("contexts", "arms", "steps"), defaults):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     methods = tuple(m.strip() for m in args.method.split(",") if m.strip())
     device = resolve_device(args.device)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1; got {args.threads}")
+        torch.set_num_threads(args.threads)
+    elif device.type == "cpu" and args.contexts * args.arms <= 2**16:
+        torch.set_num_threads(1)
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     bandits = make_bandits(
-        args.contexts, args.arms, rewards=args.rewards, seed=args.seed, device=device, dtype=dtype
+        args.contexts,
+        args.arms,
+        rewards=args.rewards,
+        concentration=args.concentration,
+        seed=args.seed,
+        device=device,
+        dtype=dtype,
     )
     report = verify(
         bandits,
