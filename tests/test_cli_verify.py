@@ -39,6 +39,8 @@ def test_json_output_reports_gvpo_at_pi_star_and_grpo_away_from_it(capsys):
         "3",
         "--steps",
         "800",
+        "--concentration",
+        "3",
         "--sampler",
         "uniform",
         "--json",
