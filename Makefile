@@ -28,6 +28,7 @@ figures: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_torch.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check gvpo_theory tests analyses benchmarks

@@ -21,6 +21,15 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gvpo_theory.problem", ("RewardDistribution",)),
     ("gvpo_theory.dynamics", ("grpo_expected_update", "gvpo_expected_update", "grpo_flow",
                               "gvpo_flow", "integrate_flow", "expected_gradient_ascent")),
+    ("gvpo_theory.binary", ("stationary_g2", "stationary_ginf", "stationary", "logarithmic_pooling",
+                            "confidence_margin", "stationary_margin", "lower_bound")),
+    ("gvpo_theory.torch.bandits", ("make_bandits", "Bandits")),
+    ("gvpo_theory.torch.samplers", ("sample_categorical", "make_sampler", "OnPolicySampler",
+                                    "FixedSampler", "MixtureSampler", "ReplaySampler", "SupportWarning")),
+    ("gvpo_theory.torch.losses", ("gvpo_weights", "gvpo_loss", "gvpo_grad", "gvpo_expected_grad",
+                                  "grpo_advantages", "grpo_loss", "grpo_grad", "grpo_expected_grad")),
+    ("gvpo_theory.torch.fast", ("gvpo_sgd_step_",)),
+    ("gvpo_theory.torch.trainer", ("verify", "RunResult", "VerifyReport", "restricted_optimum")),
 )
 
 OUT = Path(__file__).resolve().parent / "api.md"
