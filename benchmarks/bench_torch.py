@@ -67,7 +67,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--loop-contexts", type=int, default=64, help="B for the per-context loop comparison")
     ap.add_argument("--no-compile", action="store_true")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default 1 on CPU: on a 2-core runner extra threads slow small kernels down)",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.device == "auto":
@@ -78,6 +83,8 @@ def main(argv: list[str] | None = None) -> dict:
             raise SystemExit("error: --device cuda but no CUDA GPU is available")
     if args.threads:
         torch.set_num_threads(args.threads)
+    elif device.type == "cpu":
+        torch.set_num_threads(1)
     B = args.contexts or (2**20 if device.type == "cuda" else 2**12)
     K, k, beta = args.arms, args.group_size, args.beta
     dtype = torch.float32
