@@ -34,7 +34,7 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import gammaln
+from scipy.special import gammaln, xlogy
 from scipy.stats import binom
 
 from .problem import (
@@ -266,7 +266,13 @@ def composition_pmf(m: NDArray[np.float64], table: AdvantageTable) -> NDArray[np
         light = m[..., 0] <= m[..., 1]
         p_light = np.where(light, m[..., 0], m[..., 1])[..., None]
         k_light = np.where(light[..., None], table.counts[:, 0], table.counts[:, 1])
-        return binom.pmf(k_light, table.counts.shape[0] - 1, p_light)
+        n = table.counts.shape[0] - 1
+        try:
+            return binom.pmf(k_light, n, p_light)
+        except OverflowError:
+            # boost's ibeta_derivative overflows for p ~ 1e-307; the log-domain pmf is
+            # accurate there (only the first terms are non-negligible).
+            return np.exp(table.log_coef + xlogy(k_light, p_light) + (n - k_light) * np.log1p(-p_light))
     with np.errstate(divide="ignore"):
         log_m = np.where(m > 0, np.log(np.where(m > 0, m, 1.0)), _LOG_ZERO)
     return np.exp(log_m @ table.counts.T.astype(np.float64) + table.log_coef)

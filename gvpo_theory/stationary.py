@@ -132,8 +132,17 @@ def _solve_binary(
     """Vectorised bracketed root finding for two-level problems: (m, iterations, ok)."""
     interior = (q_ref[..., 0] > 0) & (q_ref[..., 1] > 0)
     qi = np.where(interior[..., None], q_ref, 0.5)
-    lo = np.full(qi.shape[:-1], -_X_BRACKET)
-    hi = np.full(qi.shape[:-1], _X_BRACKET)
+    width = np.full(qi.shape[:-1], _X_BRACKET)
+    if penalty == "direct_kl" and not math.isinf(group_size):
+        # Direct KL puts x = logit Q + (a1 − a0)/β, which exceeds ±700 for small β (the
+        # worse level's mass underflows to 0, correctly). |a1 − a0| is largest for a lone
+        # member (m at a vertex), so this bracket contains every root.
+        ends = level_advantages(np.eye(2), levels, group_size, std, eps)
+        spread = float(np.max(np.abs(ends[:, 1] - ends[:, 0])))
+        with np.errstate(divide="ignore"):
+            logit_q = np.abs(np.log(qi[..., 1]) - np.log(qi[..., 0]))
+        width = np.maximum(width, logit_q + 2.0 * spread / np.broadcast_to(beta, width.shape) + 50.0)
+    lo, hi = -width, width.copy()
     f_lo = _binary_sign(lo, qi, levels, beta, group_size, std, eps, penalty)
     f_hi = _binary_sign(hi, qi, levels, beta, group_size, std, eps, penalty)
     ok = (f_lo < 0) & (f_hi > 0)
@@ -352,9 +361,29 @@ def _natural_flow(
     sol = solve_ivp(rhs, (0.0, t_max), pb.q_log.copy(), method="Radau", rtol=1e-10, atol=1e-12,
                     events=settled)
     y = sol.y[:, -1]
-    m = np.exp(y - logsumexp(y)) @ pb.dist
     del q
-    return np.log(m[1:]) - np.log(m[0])
+    # log m in the log domain: a level mass that underflows (small β) stays finite here.
+    log_m = logsumexp((y - logsumexp(y))[:, None] + pb.log_dist, axis=0)
+    return log_m[1:] - log_m[0]
+
+
+def _rounding_floor(z: NDArray[np.float64], pb: _Problem, beta: float) -> float:
+    """The log residual double precision can resolve at z: ~ε·|P/β| / (1 − P/β) per profile.
+
+    Where 1 − P_s/β ≈ Q_s/w_s is tiny (β = 1e-4, a best level with π_ref mass 1e-9), the
+    rounding of P/β alone moves log w_s by ε·|P_s/β|/(1 − P_s/β) ~ 1e-7, so no iterate can
+    beat that; the policy is then judged by its absolute fixed-point residual instead.
+    """
+    logits = np.concatenate([[0.0], z])
+    m = np.exp(logits - logsumexp(logits))
+    ratio = (pb.dist @ level_advantages(m, pb.levels, pb.group_size, pb.std, pb.eps)) / beta
+    eps = float(np.finfo(np.float64).eps)
+    if pb.penalty == "reverse_kl":
+        den = 1.0 - ratio
+        if np.any(den <= 0):
+            return 0.0
+        return float(64.0 * eps * np.max((1.0 + np.abs(ratio)) / den))
+    return float(64.0 * eps * (1.0 + np.max(np.abs(ratio))))
 
 
 def _solve_general(
@@ -369,6 +398,13 @@ def _solve_general(
     if int(reach.sum()) == 1:
         m_full[reach] = 1.0
         return m_full, 0, True
+    if structure.deterministic and int(reach.sum()) == 2:
+        # only two levels carry π_ref mass: the bracketed binary solver is exact there
+        m2, iters, ok = _solve_binary(
+            q_ref[keep], structure.levels[reach], np.asarray(beta), group_size, std, eps, penalty
+        )
+        m_full[reach] = m2
+        return m_full, int(iters), bool(ok)
     with np.errstate(divide="ignore"):
         log_dist = np.log(dist)
     pb = _Problem(np.log(q_ref[keep]), dist, log_dist, structure.levels[reach], group_size, std,
@@ -383,9 +419,10 @@ def _solve_general(
     if err > _ACCEPT:
         z, err, it = _newton(_natural_flow(pb, beta), pb, beta, 1e-15, 50)
         total += it
+    ok = err <= max(_ACCEPT, _rounding_floor(z, pb, beta))
     logits = np.concatenate([[0.0], z])
     m_full[reach] = np.exp(logits - logsumexp(logits))
-    return m_full, total, err <= _ACCEPT
+    return m_full, total, bool(ok)
 
 
 # --------------------------------------------------------------------------- policy
@@ -440,6 +477,8 @@ def fixed_point_violation(
         else:
             log_un = np.where(q_ref > 0, np.log(np.where(q_ref > 0, q_ref, 1.0)) + pref / b, -np.inf)
             factor = np.exp(pref / b - logsumexp(log_un, axis=-1, keepdims=True))
+            # profiles off the support of π_ref get no mass (0·inf would be NaN)
+            factor = np.where(q_ref > 0, factor, 0.0)
             target = pi_ref * factor[..., profile_of]
             gap = pi - target
             rel = np.where(support, gap / np.where(support, target, 1.0), 0.0)
