@@ -189,14 +189,7 @@ def test_reverse_kl_stationary_point_properties(
     np.testing.assert_allclose(res.preference, pref, rtol=1e-9, atol=1e-11)
 
 
-# Direct KL: log π(o) − log π(o') = log(π_ref(o)/π_ref(o')) + (P(o) − P(o'))/β, and with
-# G <= 64 the level advantages span at most 2·sqrt(63) ≈ 16, with π_ref ratios up to 1e12.
-# For β >= 0.03 every stationary log-odds stays within ±600, so every level mass is a
-# normal double; smaller β drives masses below e^−700 (see the regression tests below).
-direct_kl_betas = st.floats(math.log(0.03), math.log(1e3)).map(math.exp)
-
-
-@given(problem=problems(), beta=direct_kl_betas, g=st.integers(2, 64), std=st.sampled_from(STDS))
+@given(problem=problems(), beta=log_betas, g=st.integers(2, 64), std=st.sampled_from(STDS))
 def test_direct_kl_stationary_point_properties(
     problem: tuple[np.ndarray, np.ndarray], beta: float, g: int, std: str
 ) -> None:
@@ -210,43 +203,22 @@ def test_direct_kl_stationary_point_properties(
     assert fixed_point_gap(pi, pi_ref, pref, beta, "direct_kl") <= FIXED_POINT
 
 
-_UNDERFLOW = (
-    "ENGINE BUG (direct KL, small beta): the stationary level masses fall below ~e^-700. "
-)
-
-
+# Regressions (direct KL, small β: stationary level masses below ~e^−700), all fixed in
+# 923e99f. Before: the binary bracket [−700, 700] missed x = log(q1/q0) ≈ 806 and returned
+# [0.5, 0.5] unconverged; fixed_point_violation gave NaN (0·inf) for a profile off the
+# support of π_ref; the natural-flow fallback took log(0) (RuntimeWarning, NaN policy);
+# and scipy's binom.pmf raised OverflowError at a level mass ~1e-307.
 @pytest.mark.parametrize(
     ("pi_ref", "rewards", "beta", "group_size"),
     [
-        pytest.param(
-            [0.99624713, 0.00375287], [0.5, 3.0], 0.0098, 64,
-            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_UNDERFLOW + (
-                "Binary path: stationary.py brackets x = log(q1/q0) in [-700, 700], but here "
-                "x = log(Q1/Q0) + (a1 - a0)/beta ~ 806; the bracket test fails, the solver "
-                "returns x = 0, i.e. policy [0.5, 0.5], with converged=False. Expected: "
-                "policy [~e^-806 = 0.0, 1.0] in doubles, which satisfies the fixed point "
-                "to rounding.")),
-            id="binary-bracket-too-narrow",
-        ),
-        pytest.param(
-            [0.0, 0.32922723, 0.3357451, 0.33502767], [3.0, 0.5, 0.0, 0.5], 0.0013156871678566683,
-            37,
-            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=_UNDERFLOW + (
-                "The returned policy is right ([0, 0.4956, 0, 0.5044]: level r=0 underflows "
-                "to 0), but fixed_point_violation returns residual NaN: for the profile off "
-                "the support (r = 3, pi_ref = 0) exp(P/beta - logsumexp) overflows to inf "
-                "and pi_ref * inf = 0 * inf = NaN, so converged=False.")),
-            id="nan-residual-off-support",
-        ),
-        pytest.param(
-            [0.75874087, 0.24125913, 0.0], [0.5, 1.0, 0.0], 0.0020677103815866732, 55,
-            marks=pytest.mark.xfail(strict=True, raises=RuntimeWarning, reason=_UNDERFLOW + (
-                "Level-Newton and continuation fail, the _natural_flow fallback ends with "
-                "level mass m[0] = 0 and returns log(m[1:]) - log(m[0]) = log(0): "
-                "RuntimeWarning (an error under the project's filterwarnings); with "
-                "warnings ignored the policy comes back [0, NaN, 0].")),
-            id="natural-flow-log-zero",
-        ),
+        pytest.param([0.99624713, 0.00375287], [0.5, 3.0], 0.0098, 64,
+                     id="binary-bracket-too-narrow"),
+        pytest.param([0.0, 0.32922723, 0.3357451, 0.33502767], [3.0, 0.5, 0.0, 0.5],
+                     0.0013156871678566683, 37, id="nan-residual-off-support"),
+        pytest.param([0.75874087, 0.24125913, 0.0], [0.5, 1.0, 0.0], 0.0020677103815866732, 55,
+                     id="natural-flow-log-zero"),
+        pytest.param([0.75874087, 0.24125913, 0.0], [0.5, 1.0, 0.0], 0.01, 55,
+                     id="binom-pmf-overflow"),
     ],
 )
 def test_direct_kl_tiny_level_masses(
@@ -261,15 +233,8 @@ def test_direct_kl_tiny_level_masses(
     assert bool(res.converged), (res.residual, res.method)
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
-    "ENGINE BUG (preference.composition_pmf): for two levels it calls scipy.stats.binom.pmf, "
-    "which raises OverflowError (boost ibeta_derivative) for success probabilities near the "
-    "smallest normal double, e.g. 1.2042119966650157e-307 or 6.97e-309 with n = 54. The "
-    "stationary solver's natural-flow fallback reaches such masses: "
-    "grpo_stationary_policy([0.75874087, 0.24125913, 0], [0.5, 1, 0], 0.01, 55, "
-    "penalty='direct_kl') raises this OverflowError (expected: policy ~ [1e-318, 1, 0], "
-    "converged; beta = 0.02 gives [8.5e-160, 1, 0]). Expected here: P_G(a) = sqrt(54), "
-    "P_G(b) = -p*sqrt(54) (to first order in p)."))
+# Regression (fixed in 923e99f): scipy.stats.binom.pmf raises OverflowError (boost
+# ibeta_derivative) for success probabilities near the smallest normal double.
 def test_preference_at_a_level_mass_near_the_smallest_normal() -> None:
     p = 1.2042119966650157e-307
     pa, pb = preference_model([p, 1.0 - p], [1.0, 0.0], 55)
@@ -456,25 +421,14 @@ def test_three_levels_extreme_beta(beta: float, group_size: float, penalty: str)
     assert np.all(pref[pi_ref > 0] < beta * (1 + 1e-12)) or penalty == "direct_kl"
 
 
-_LOG_RESIDUAL_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "ENGINE BUG (stationary._solve_general): the level-Newton solver accepts a solution "
-        "only when its log-space residual max|log m - log T(m)| <= 1e-10. With beta = 1e-4 "
-        "the best level (pi_ref mass 1e-9, pi mass ~0.9999) has 1 - P/beta = pi_ref/pi ~ 1e-9, "
-        "so rounding of P/beta (~1e-16) leaves a log residual of 6e-7 to 8e-6 that no double "
-        "precision iterate can beat, while the policy satisfies the fixed point to ~1e-14 "
-        "(checked above) and converged is False. The binary solver brackets in x instead."
-    ),
-)
-
-
+# Regression (fixed in 923e99f): with β = 1e-4 the best level has 1 − P/β = π_ref/π ~ 1e-9,
+# so the level-Newton log residual cannot get below ~1e-7 in double precision; the solver
+# used to report converged=False although the policy satisfies the fixed point to ~1e-14.
 @pytest.mark.parametrize(
     ("beta", "group_size", "penalty"),
     [
-        pytest.param(1e-4, 3, "reverse_kl", marks=_LOG_RESIDUAL_BUG),
-        pytest.param(1e-4, math.inf, "reverse_kl", marks=_LOG_RESIDUAL_BUG),
+        (1e-4, 3, "reverse_kl"),
+        (1e-4, math.inf, "reverse_kl"),
         (1e4, 3, "reverse_kl"),
         (1e4, math.inf, "reverse_kl"),
         (1e-4, 3, "direct_kl"),
@@ -488,13 +442,9 @@ def test_three_levels_extreme_beta_reports_converged(
     assert bool(res.converged), (res.residual, res.log_residual, res.method)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "ENGINE BUG (stationary, level-Newton path): rewards [0, 0, 0.5, 1] give three levels, but "
-    "pi_ref = [0, 1, 0, 1e-12]/(1 + 1e-12) reaches only r = 0 and r = 1, a binary problem the "
-    "bracketed solver gets exactly (p = binary_ginf(1e-12, 1) = 0.500000000001). The general "
-    "path runs instead: at the answer 1 - P/beta ~ 2e-12, below the resolution of its "
-    "log-space Newton, and it returns p = 0.4999999995 (error 5e-10) with residual 5e-10, "
-    "min_denominator -1e-9 and converged=False. Found by the thorough hypothesis profile."))
+# Regression (fixed in 923e99f): three reward levels of which π_ref reaches two went to the
+# level-Newton path, which returned p = 0.4999999995 (converged=False) instead of the binary
+# answer 0.500000000001. Found by the thorough hypothesis profile.
 def test_two_reachable_levels_of_three_match_the_binary_solution() -> None:
     pi_ref = np.array([0.0, 1.0, 0.0, 1e-12]) / (1 + 1e-12)
     res = grpo_stationary_policy(pi_ref, [0.0, 0.0, 0.5, 1.0], 1.0, math.inf)
@@ -509,8 +459,6 @@ def test_stationary_point_properties_thorough(
     problem: tuple[np.ndarray, np.ndarray], beta: float, g: float, std: str, penalty: str
 ) -> None:
     pi_ref, r = problem
-    # Direct KL below β = 0.03: level masses underflow, see test_direct_kl_tiny_level_masses.
-    assume(penalty == "reverse_kl" or beta >= 0.03)
     res = grpo_stationary_policy(pi_ref, r, beta, g, std=std, penalty=penalty)
     if not bool(res.converged):
         assert penalty == "direct_kl" and math.isinf(g) and std != "none"
