@@ -177,6 +177,9 @@ def integrate_flow(
     Outputs with π0(o) = 0 are held at 0 (their logits are not integrated).
     """
     p0 = check_distribution(pi0, "pi0")
+    for name, value in (("t_max", t_max), ("tol", tol), ("rtol", rtol), ("atol", atol)):
+        if not (isinstance(value, (int, float, np.floating)) and np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
     if p0.ndim != 1:
         raise ValueError("integrate_flow takes one problem: pi0 must be 1-D (K,)")
     live = p0 > 0
@@ -260,7 +263,10 @@ def expected_gradient_ascent(
     """Plain fixed-step ascent θ ← θ + lr·F(softmax θ): what a training loop does in
     expectation. Returns (policy, steps taken, final max|F|). A baseline for benchmarks."""
     p0 = check_distribution(pi0, "pi0")
-    lr = float(as_float_array(learning_rate, "learning_rate"))
+    lr_arr = as_float_array(learning_rate, "learning_rate")
+    if lr_arr.ndim != 0:
+        raise ValueError(f"learning_rate must be a single number; got shape {lr_arr.shape}")
+    lr = float(lr_arr)
     if lr <= 0:
         raise ValueError("learning_rate must be > 0")
     live = p0 > 0

@@ -323,21 +323,11 @@ def test_reward_distribution_deterministic(rewards: object, match: str) -> None:
 # ---------------------------------------------------------------- known gaps (dynamics.py)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "ENGINE GAP (dynamics.expected_gradient_ascent): learning_rate is converted with "
-    "float(as_float_array(...)), so a non-scalar learning_rate such as [0.1, 0.2] raises "
-    "numpy's TypeError ('only 0-dimensional arrays can be converted to Python scalars') "
-    "instead of a ValueError naming learning_rate."))
 def test_learning_rate_must_be_a_scalar() -> None:
     with pytest.raises(ValueError, match=r"\blearning_rate\b"):
         expected_gradient_ascent(_zero_update, PI, learning_rate=[0.1, 0.2], max_steps=2)
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
-    "ENGINE GAP (dynamics.integrate_flow): t_max is not validated. t_max = -1 silently "
-    "integrates the flow backwards in time (solve_ivp over (0, -1)) and returns "
-    "settled=False; t_max = nan does not return (still running after 20 s; not run here). "
-    "Expected: ValueError('t_max must be finite and > 0')."))
 def test_flow_time_must_be_positive() -> None:
     with pytest.raises(ValueError, match=r"\bt_max\b"):
         integrate_flow(_zero_update, PI, t_max=-1.0)
