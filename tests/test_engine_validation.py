@@ -320,7 +320,7 @@ def test_reward_distribution_deterministic(rewards: object, match: str) -> None:
         RewardDistribution.deterministic(rewards)
 
 
-# ---------------------------------------------------------------- known gaps (dynamics.py)
+# ---------------------------------------------------------------- dynamics: step size and flow time
 
 
 def test_learning_rate_must_be_a_scalar() -> None:
