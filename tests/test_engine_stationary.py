@@ -23,6 +23,7 @@ from reference import (
     brute_force_preference,
     exact_preference,
     log_pooling,
+    pairwise_preference,
 )
 from scipy import stats
 
@@ -450,6 +451,27 @@ def test_two_reachable_levels_of_three_match_the_binary_solution() -> None:
     res = grpo_stationary_policy(pi_ref, [0.0, 0.0, 0.5, 1.0], 1.0, math.inf)
     assert res.policy[3] == pytest.approx(binary_ginf(pi_ref[3], 1.0), abs=1e-13)
     assert bool(res.converged), (res.residual, res.method)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "ENGINE BUG (stationary, level-Newton path, reverse KL): three reachable levels whose best "
+    "level has pi_ref mass 7e-13 and P/beta -> 1 at the answer (1 - P/beta = 1.74e-12). The "
+    "correctly rounded solution (mpmath, 50 digits) satisfies the fixed point to 4e-17, with "
+    "pi(best) = 0.40462248760397021; the engine returns pi(best) = 0.40462249 with "
+    "1 - P/beta = -2.4e-9 (min_denominator < 0), residual 9.6e-10 and converged=False. "
+    "About 3% of random reverse-KL problems with a ~1e-12 best-level mass (K <= 5, "
+    "any G, std) fail the same way."))
+def test_reverse_kl_best_level_with_tiny_reference_mass() -> None:
+    pi_ref = np.array([0.6959611779609495, 0.00403192279909897, 7.037089922032135e-13,
+                       0.3000068992392478])
+    pi_ref = pi_ref / pi_ref.sum()
+    r = np.array([1.0, 0.0, 3.0, 1.0])
+    beta = 0.4209954763819427
+    res = grpo_stationary_policy(pi_ref, r, beta, 2, std="sample")
+    pref = pairwise_preference(res.policy, r) / math.sqrt(2.0)  # G = 2, sample std
+    assert fixed_point_gap(res.policy, pi_ref, pref, beta, "reverse_kl") <= 1e-12
+    assert res.policy[2] == pytest.approx(0.40462248760397021, abs=1e-13)
+    assert bool(res.converged), (res.residual, res.min_denominator)
 
 
 @pytest.mark.slow
