@@ -278,10 +278,13 @@ def composition_pmf(m: NDArray[np.float64], table: AdvantageTable) -> NDArray[np
     """
     if m.shape[-1] == 2 and table.counts.shape[0] - 1 <= _DIRECT_PMF_MAX_N:
         n = table.counts.shape[0] - 1
-        coef = _binomial_coefficients(n)
-        c0, c1 = table.counts[:, 0], table.counts[:, 1]
+        # powers m_l^j, j = 0..n, by running products (faster than pow, error ~j·ε);
+        # the table's row k has counts (n − k, k)
+        powers = np.repeat(m[..., None], n + 1, axis=-1)
+        powers[..., 0] = 1.0
         with np.errstate(under="ignore"):
-            return coef * np.power(m[..., :1], c0) * np.power(m[..., 1:], c1)
+            np.cumprod(powers, axis=-1, out=powers)
+            return _binomial_coefficients(n) * powers[..., 0, ::-1] * powers[..., 1, :]
     if m.shape[-1] == 2:
         light = m[..., 0] <= m[..., 1]
         p_light = np.where(light, m[..., 0], m[..., 1])[..., None]

@@ -166,6 +166,7 @@ def _solve_binary(
     # Illinois (regula falsi with endpoint halving), bisecting whenever the bracket fails
     # to halve in two steps: bracketed, hence safe, and superlinear near the root.
     iters = np.zeros(qi.shape[:-1], dtype=np.int64)
+    beta_b = np.broadcast_to(beta, qi.shape[:-1])
     width_2ago = width_1ago = hi - lo
     last_side = np.zeros(qi.shape[:-1], dtype=np.int8)
     for _ in range(400):
@@ -178,7 +179,11 @@ def _solve_binary(
         use_mid = ~np.isfinite(x) | (x <= lo) | (x >= hi) | stalled
         x = np.where(use_mid, 0.5 * (lo + hi), x)
         width_2ago, width_1ago = width_1ago, hi - lo
-        f_x = _binary_sign(x, qi, levels, beta, group_size, std, eps, penalty)
+        # evaluate only the problems still bracketing: most settle in ~10 steps
+        f_x = np.zeros_like(x)
+        f_x[active] = _binary_sign(
+            x[active], qi[active], levels, beta_b[active], group_size, std, eps, penalty
+        )
         left = f_x < 0  # the root lies in (x, hi)
         exact = f_x == 0
         upd_lo = active & left
