@@ -426,8 +426,51 @@ def _solve_general(
         total += it
     ok = err <= max(_ACCEPT, _rounding_floor(z, pb, beta))
     logits = np.concatenate([[0.0], z])
-    m_full[reach] = np.exp(logits - logsumexp(logits))
+    m = np.exp(logits - logsumexp(logits))
+    if structure.deterministic and penalty == "reverse_kl":
+        m, polished = _polish_levels(m, pb, beta)
+        ok = ok or polished
+    m_full[reach] = m
     return m_full, total, bool(ok)
+
+
+def _polish_levels(m: NDArray[np.float64], pb: _Problem, beta: float) -> tuple[NDArray[np.float64], bool]:
+    """Newton on the multiplied-out level equations F_l(q) = q_l·(1 − a_l(q)/β) − Q_l.
+
+    Deterministic rewards, reverse KL. The log-space system divides by 1 − a_l/β, which is
+    ~Q_l/q_l and can be 1e-12 for a best level with a tiny π_ref mass; F is well scaled
+    there (its Jacobian is O(1)), so a few steps from the log-space answer bring the level
+    masses to ~1e-16 absolute, which the verification of 1 − P/β > 0 needs. Returns
+    (q, |F| <= 1e-14). Σ_l F_l = −Σ_l q_l·a_l/β = 0 on the simplex, so q_0 = 1 − Σ_{l>0} q_l.
+    """
+    q_ref = np.exp(pb.q_log)
+    n = m.size
+    dq_dz = np.vstack([-np.ones((1, n - 1)), np.eye(n - 1)])
+
+    def f(q: NDArray[np.float64]) -> NDArray[np.float64]:
+        a = level_advantages(q, pb.levels, pb.group_size, pb.std, pb.eps)
+        return q * (1.0 - a / beta) - q_ref
+
+    q = m.copy()
+    r = f(q)
+    err = float(np.max(np.abs(r)))
+    for _ in range(8):
+        if err <= 1e-17 or np.any(q <= 0):
+            break
+        a = level_advantages(q, pb.levels, pb.group_size, pb.std, pb.eps)
+        ja = level_advantages_jacobian(q, pb.levels, pb.group_size, pb.std, pb.eps)
+        jac = (np.diag(1.0 - a / beta) - q[:, None] * ja / beta) @ dq_dz
+        step = np.linalg.lstsq(jac, -r, rcond=None)[0]
+        trial = q + dq_dz @ step
+        if np.any(trial <= 0):
+            break
+        trial /= trial.sum()
+        r_trial = f(trial)
+        e_trial = float(np.max(np.abs(r_trial)))
+        if not e_trial < err:
+            break
+        q, r, err = trial, r_trial, e_trial
+    return q, err <= 1e-14
 
 
 # --------------------------------------------------------------------------- policy

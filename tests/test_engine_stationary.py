@@ -453,14 +453,6 @@ def test_two_reachable_levels_of_three_match_the_binary_solution() -> None:
     assert bool(res.converged), (res.residual, res.method)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "ENGINE BUG (stationary, level-Newton path, reverse KL): three reachable levels whose best "
-    "level has pi_ref mass 7e-13 and P/beta -> 1 at the answer (1 - P/beta = 1.74e-12). The "
-    "correctly rounded solution (mpmath, 50 digits) satisfies the fixed point to 4e-17, with "
-    "pi(best) = 0.40462248760397021; the engine returns pi(best) = 0.40462249 with "
-    "1 - P/beta = -2.4e-9 (min_denominator < 0), residual 9.6e-10 and converged=False. "
-    "About 3% of random reverse-KL problems with a ~1e-12 best-level mass (K <= 5, "
-    "any G, std) fail the same way."))
 def test_reverse_kl_best_level_with_tiny_reference_mass() -> None:
     pi_ref = np.array([0.6959611779609495, 0.00403192279909897, 7.037089922032135e-13,
                        0.3000068992392478])
