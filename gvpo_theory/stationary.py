@@ -326,7 +326,9 @@ def _continuation(
         guess = z if prev is None else z + (z - prev[1]) * (lb - lb_new) / (prev[0] - lb)
         z_new, e_new, it = _newton(guess, pb, math.exp(lb_new), _ACCEPT * 1e-2, 8)
         total += it
-        if e_new <= _ACCEPT:
+        if e_new <= _ACCEPT or (
+            e_new < 1e-3 and e_new <= _rounding_floor(z_new, pb, math.exp(lb_new))
+        ):
             prev, z, lb = (lb, z), z_new, lb_new
             step *= 1.5
         else:
@@ -421,17 +423,30 @@ def _solve_general(
         a_scale = float(np.max(np.abs(level_advantages(m0, pb.levels, group_size, std, eps))))
         z, err, it = _continuation(pb, beta, z0, a_scale)
         total += it
+    polish = structure.deterministic and penalty == "reverse_kl"
+    if err > _ACCEPT and polish and err < 1e-3:
+        # Close, but stalled at the log-space rounding floor (a tiny 1 − P/β): finish on
+        # the well-scaled multiplied-out equations instead of integrating the flow.
+        m, polished = _polish_levels(_softmax0(z), pb, beta)
+        if polished:
+            m_full[reach] = m
+            return m_full, total, True
     if err > _ACCEPT:
         z, err, it = _newton(_natural_flow(pb, beta), pb, beta, 1e-15, 50)
         total += it
     ok = err <= max(_ACCEPT, _rounding_floor(z, pb, beta))
-    logits = np.concatenate([[0.0], z])
-    m = np.exp(logits - logsumexp(logits))
-    if structure.deterministic and penalty == "reverse_kl":
+    m = _softmax0(z)
+    if polish:
         m, polished = _polish_levels(m, pb, beta)
         ok = ok or polished
     m_full[reach] = m
     return m_full, total, bool(ok)
+
+
+def _softmax0(z: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Level masses m = softmax([0, z])."""
+    logits = np.concatenate([[0.0], z])
+    return np.exp(logits - logsumexp(logits))
 
 
 def _polish_levels(m: NDArray[np.float64], pb: _Problem, beta: float) -> tuple[NDArray[np.float64], bool]:
