@@ -230,3 +230,18 @@ def test_sampled_gvpo_with_noisy_rewards_reaches_expected_reward_optimum_within_
     err = np.abs(run.policy - pi_star)
     assert np.all(err <= 6.0 * sigma + 2e-4), (err.max(), sigma.max())
     assert err.max() > 0  # noisy rewards: no exact convergence, unlike deterministic ones
+
+
+def test_sampled_grpo_with_noisy_rewards_reaches_the_stochastic_stationary_point_within_the_noise_bound():
+    beta, k, steps = 0.5, 4, 4000
+    b = make_bandits(16, 3, rewards="bernoulli", concentration=3.0, seed=12)
+    rep = verify(b, beta=beta, group_size=k, methods=("grpo",), steps=steps, seed=3)
+    run = rep.runs[0]
+    pi_star, target = _targets(b, beta, k)  # target: engine's stationary point for Bernoulli judges
+    sigma = _noise_bound(b, "grpo", torch.log(torch.as_tensor(target)), beta, k) / np.sqrt(steps // 2)
+    bound = 6.0 * sigma + 2e-4
+    err = np.abs(run.policy - target)
+    assert np.all(err <= bound), (err.max(), sigma.max())
+    gap = np.max(np.abs(target - pi_star), axis=-1)
+    separated = gap > 2 * np.max(bound, axis=-1)
+    assert separated.sum() >= 4, separated.sum()
