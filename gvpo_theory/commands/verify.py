@@ -42,8 +42,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--concentration",
         type=float,
-        default=1.0,
-        help="pi_ref ~ Dirichlet(concentration); small values give rarely sampled good arms",
+        default=2.0,
+        help="pi_ref ~ Dirichlet(concentration), default 2; values below 1 give rarely sampled good "
+        "arms, which on-policy GRPO explores slowly",
     )
     p.add_argument("--group-size", type=int, default=8, help="k = G: samples per group (>= 2)")
     p.add_argument("--beta", type=float, default=1.0, help="regularisation beta > 0")
@@ -73,9 +74,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="torch CPU threads (default: 1 for small CPU runs, where threads only add overhead)",
     )
-    p.add_argument(
-        "--quick", action="store_true", help="B=32, K=4, 1500 steps unless given: a few seconds on CPU"
-    )
+    p.add_argument("--quick", action="store_true", help="B=32, K=4 unless given: a few seconds on CPU")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run)
 
@@ -88,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         from ..torch.trainer import resolve_device
     except ModuleNotFoundError as exc:
         raise ValueError("verify needs PyTorch: pip install 'torch==2.13.0' (CPU build)") from exc
-    defaults = (32, 4, 1500) if args.quick else (256, 8, 3000)
+    defaults = (32, 4, 3000) if args.quick else (256, 8, 3000)
     for name, value in zip(("contexts", "arms", "steps"), defaults):
         if getattr(args, name) is None:
             setattr(args, name, value)
