@@ -362,10 +362,13 @@ def _natural_flow(
         return pref - beta * (log_w - pb.q_log - kl)
 
     def settled(_t: float, y: NDArray[np.float64]) -> float:
-        return float(np.max(np.abs(rhs(_t, y)))) - 1e-9
+        return float(np.max(np.abs(rhs(_t, y)))) - 1e-7
 
     settled.terminal = True  # type: ignore[attr-defined]
-    sol = solve_ivp(rhs, (0.0, t_max), pb.q_log.copy(), method="Radau", rtol=1e-10, atol=1e-12,
+    # The flow only has to deliver a start inside the basin of the stationary point it
+    # settles at; level Newton (then the polish) finishes to rounding, so moderate
+    # tolerances suffice and cut the cost of stiff problems several-fold.
+    sol = solve_ivp(rhs, (0.0, t_max), pb.q_log.copy(), method="Radau", rtol=1e-7, atol=1e-10,
                     events=settled)
     y = sol.y[:, -1]
     del q
