@@ -8,6 +8,8 @@ Public API (numpy in, numpy out):
 * :mod:`gvpo_theory.binary` — closed forms for binary questions.
 * :mod:`gvpo_theory.dynamics` — exact expected GRPO / GVPO updates and their flows.
 * :mod:`gvpo_theory.symbolic` — sympy derivations of the stationarity conditions and closed forms.
+* :mod:`gvpo_theory.torch` — batched tabular bandits trained with GVPO / GRPO (needs torch;
+  imported only on request, the engine never imports it).
 """
 
 from . import binary
