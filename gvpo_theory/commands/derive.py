@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ..symbolic import derivation_names, derive, render_latex, render_text
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "derive",
         help="print a symbolic derivation (sympy), e.g. `derive binary-g2`",
-        description="Derive a result with sympy and print its steps. Results: "
-        + ", ".join(derivation_names()),
+        description="Derive a result with sympy and print its steps (`--list` names them: "
+        "grpo-stationarity, gvpo, binary-g2, binary-ginf, large-group, ...).",
     )
     p.add_argument("result", nargs="?", help="name of the result (see --list)")
     p.add_argument("--list", action="store_true", help="list the available results")
@@ -27,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # sympy loads only when a derivation is asked for: other subcommands start fast
+    from ..symbolic import derivation_names, derive, render_latex, render_text
+
     if args.list:
         for name in derivation_names():
             print(name)
