@@ -133,10 +133,11 @@ def _solve_binary(
     interior = (q_ref[..., 0] > 0) & (q_ref[..., 1] > 0)
     qi = np.where(interior[..., None], q_ref, 0.5)
     width = np.full(qi.shape[:-1], _X_BRACKET)
-    if penalty == "direct_kl" and not math.isinf(group_size):
+    if penalty == "direct_kl" and (not math.isinf(group_size) or std == "none"):
         # Direct KL puts x = logit Q + (a1 − a0)/β, which exceeds ±700 for small β (the
         # worse level's mass underflows to 0, correctly). |a1 − a0| is largest for a lone
-        # member (m at a vertex), so this bracket contains every root.
+        # member (m at a vertex), so this bracket contains every root. (G = ∞ with a std
+        # has unbounded advantages near the vertices: the grid search below handles it.)
         ends = level_advantages(np.eye(2), levels, group_size, std, eps)
         spread = float(np.max(np.abs(ends[:, 1] - ends[:, 0])))
         with np.errstate(divide="ignore"):
