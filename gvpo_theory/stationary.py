@@ -678,22 +678,19 @@ def _solve_collapsed(
         ratio = np.where(q_ref > 0, sub.policy / np.where(q_ref > 0, q_ref, 1.0), 0.0)
     pi = p * np.take_along_axis(ratio, inverse, axis=-1)
     pref = np.take_along_axis(sub.preference, inverse, axis=-1)
-    support = p > 0
-    if penalty == "reverse_kl":
-        residual = np.max(np.abs(pi * (1.0 - pref / b[..., None]) - p), axis=-1)
-    else:
-        log_w = np.where(support, np.log(np.where(support, p, 1.0)) + pref / b[..., None], -np.inf)
-        target = np.exp(log_w - logsumexp(log_w, axis=-1, keepdims=True))
-        residual = np.max(np.abs(pi - target), axis=-1)
-    converged = sub.converged & (residual <= tol)
+    # verify on the full policy, each output its own profile
+    residual, log_residual, min_den = fixed_point_violation(
+        pi, p, p, pref, np.arange(p.shape[-1]), b, penalty
+    )
+    converged = sub.converged & (residual <= tol) & (min_den > -DENOMINATOR_SLACK)
     return StationaryResult(
         policy=pi,
         level_masses=sub.level_masses,
         levels=levels,
         preference=pref,
         residual=residual,
-        log_residual=sub.log_residual,
-        min_denominator=sub.min_denominator,
+        log_residual=log_residual,
+        min_denominator=min_den,
         converged=np.asarray(converged),
         iterations=sub.iterations,
         method=f"{sub.method} (per-problem rewards on {levels.size} common levels)",

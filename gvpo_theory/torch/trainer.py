@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..pooling import kl_optimal_policy
+from ..pooling import kl_divergence, kl_optimal_policy
 from ..problem import PENALTIES, STD_MODES
 from ..stationary import grpo_stationary_policy
 from .bandits import Bandits
@@ -142,15 +142,6 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
             "device 'cuda' requested but no CUDA GPU is available (torch.cuda.is_available() is False)"
         )
     return dev
-
-
-def _kl_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """KL(p ‖ q) per row, 0·log 0 = 0, float64."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(
-            p > 0, p * (np.log(np.where(p > 0, p, 1.0)) - np.log(np.where(q > 0, q, 1e-300))), 0.0
-        )
-    return terms.sum(-1)
 
 
 def restricted_optimum(
@@ -392,9 +383,9 @@ def _train_one(
             (
                 step,
                 float(np.max(np.abs(pol - target))),
-                float(np.mean(_kl_rows(target, pol))),
+                float(np.mean(kl_divergence(target, pol))),
                 float(np.max(np.abs(pol - pi_star))),
-                float(np.mean(_kl_rows(pi_star, pol))),
+                float(np.mean(kl_divergence(pi_star, pol))),
             )
         )
 
