@@ -2,7 +2,7 @@
 
 Binary question (rewards 1 for a, 0 for b), reverse-KL (k3) penalty, population std (the
 paper's conventions). For each π_ref(a) and group size G the GRPO stationary point solves
-π(a)·(1 − P_G(a|π)/β) = π_ref(a) (THEORY §4); logarithmic pooling is
+π(a)·(1 − P_G(a|π)/β) = π_ref(a) (docs/theory.md §4); logarithmic pooling is
 π*(a) ∝ π_ref(a)·e^{1/β}. Writes ``fig1_binary_beta.{png,pdf,csv}``.
 
     python -m analyses.fig1_binary_beta --p-ref 0.1,0.3,0.6 --group-sizes 2,3,4,8,16,inf

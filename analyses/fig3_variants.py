@@ -3,7 +3,7 @@
 Binary question (rewards 1, 0). ``std="population"`` is the paper's eq. (2),
 ``"sample"`` is ``torch.std`` (TRL, verl), ``"none"`` is Dr. GRPO. Reverse KL is GRPO's
 k3 estimator; direct KL is KL(π ‖ π_ref). Direct KL with no std is logarithmic pooling
-with β' = G·β/(G − 1) (THEORY §3). With G = ∞ and direct KL the advantage is unbounded
+with β' = G·β/(G − 1) (docs/theory.md §3). With G = ∞ and direct KL the advantage is unbounded
 and below some β there is no interior stationary point (GRPO runs to a deterministic
 policy); those points are left out of the figure and written as empty in the CSV.
 Writes ``fig3_variants.{png,pdf,csv}``.

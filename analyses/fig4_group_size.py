@@ -1,9 +1,9 @@
 """Figure 4: convergence of GRPO's stationary point in the group size, |π_G(a) − π_∞(a)| against G.
 
 Binary question, reverse-KL (k3) penalty, population std. π_G(a) solves
-π(a)·(1 − P_G(a|π)/β) = π_ref(a) with the exact P_G (G-term binomial sum, THEORY §4);
+π(a)·(1 − P_G(a|π)/β) = π_ref(a) with the exact P_G (G-term binomial sum, docs/theory.md §4);
 π_∞(a) is the large-group closed form. The preference model's gap to G = ∞ shrinks
-like 1/G (THEORY §2), and so does the stationary point's: the curves run parallel to
+like 1/G (docs/theory.md §2), and so does the stationary point's: the curves run parallel to
 the 1/G reference slope on log–log axes. Where :mod:`gvpo_theory.symbolic` is present,
 its derived first-order correction p_G ≈ p_∞ + c/G, c = −1/(8(β·sqrt(p_∞(1 − p_∞)) + p_∞ − ½))
 (``symbolic.large_group.large_group_correction``), is overlaid as |c|/G (dashed) and

@@ -5,7 +5,7 @@ B independent contexts × K arms (π_ref ~ Dirichlet(2), rewards on the grid {0,
 groups of k = 8, β = 1. GVPO is trained from π_ref with samples drawn on-policy, from
 π_ref, uniformly, from a fixed off-policy mixture and from a replay buffer; its
 KL(π* ‖ π_θ) falls to rounding level for all of them (the sampled GVPO gradient has zero
-variance at π*, THEORY §5). GRPO (on-policy, population std, k3 penalty; Robbins–Monro
+variance at π*, docs/theory.md §5). GRPO (on-policy, population std, k3 penalty; Robbins–Monro
 steps with Polyak averaging) approaches the engine's GRPO stationary policy and stays a
 fixed distance from π* (Vojnovic & Yun: GRPO's objective is not logarithmic pooling).
 CPU-sized by default; ``--gpu-scale`` runs B = 2^16, K = 16 on CUDA when available.

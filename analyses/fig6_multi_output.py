@@ -3,7 +3,7 @@
 K outputs with graded rewards (several outputs share a level). π* ∝ π_ref·exp(r/β) is
 logarithmic pooling (the RLHF and GVPO optimum). GRPO's stationary policy re-weights
 π_ref level by level, π(o) = π_ref(o)/(1 − P_G(o|π)/β), solved in the L level masses
-(THEORY §3); reverse-KL (k3) penalty, population std. Writes
+(docs/theory.md §3); reverse-KL (k3) penalty, population std. Writes
 ``fig6_multi_output.{png,pdf,json}``.
 
     python -m analyses.fig6_multi_output --beta 0.5 --group-sizes 2,8,inf

@@ -7,7 +7,7 @@ reverse-KL stationary point solves π(a)² + (β/γ − 1)·π(a) − (β/γ)·�
 paper's eq. (14)) and depends on β and γ only through β/γ: the curves collapse. For
 larger G the group std sees the noise itself (the mixture's variance), and the curves
 separate. Reverse-KL (k3) penalty, population std, exact P_G for stochastic rewards
-(THEORY §4b). Writes ``fig7_margin.{png,pdf,csv}``.
+(docs/theory.md §4b). Writes ``fig7_margin.{png,pdf,csv}``.
 
     python -m analyses.fig7_margin --p-ref 0.3 --group-sizes 2,8,inf
 """

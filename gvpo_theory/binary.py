@@ -1,4 +1,4 @@
-"""Binary questions: closed forms and the confidence margin (THEORY §4; Vojnovic & Yun, 2025).
+"""Binary questions: closed forms and the confidence margin (docs/theory.md §4; Vojnovic & Yun, 2025).
 
 Two outputs: the better answer a and the worse answer b. Deterministic rewards score
 r(a) = 1 and r(b) = 0; a noisy (Bernoulli) verifier passes a with probability s_a and b
@@ -95,7 +95,7 @@ def confidence_margin(s_a: ArrayLike, s_b: ArrayLike) -> NDArray[np.float64]:
 
     Vojnovic & Yun (arXiv 2502.18548), §2.3.1: P(o ≻ o') = P[r_i > r_j | o_i = o,
     o_j = o'] with the two rewards drawn independently. For pass/fail rewards scoring 1
-    with probabilities s_a and s_b (THEORY §4, §4b):
+    with probabilities s_a and s_b (docs/theory.md §4, §4b):
 
         γ = s_a·(1 − s_b) − s_b·(1 − s_a) = s_a − s_b.
 
@@ -116,7 +116,7 @@ def confidence_margin(s_a: ArrayLike, s_b: ArrayLike) -> NDArray[np.float64]:
 
 
 def logarithmic_pooling(p_ref: ArrayLike, beta: ArrayLike, margin: ArrayLike = 1.0) -> NDArray[np.float64]:
-    """KL-regularised optimum of a binary question (THEORY §1; the RLHF and GVPO optimum).
+    """KL-regularised optimum of a binary question (docs/theory.md §1; the RLHF and GVPO optimum).
 
     argmax_π E_π[r] − β·KL(π ‖ π_ref) with expected rewards s_a, s_b is
     π*(a) ∝ π_ref(a)·exp(s_a/β), i.e. in the logit
@@ -177,7 +177,7 @@ def stationary_g2(p_ref: ArrayLike, beta: ArrayLike, margin: ArrayLike = 1.0) ->
 
     At G = 2, A_1 = sign(r_1 − r_2), so P_2(a | π) = γ·(1 − π(a)) (Vojnovic & Yun,
     arXiv 2502.18548, §2.3.1) and the fixed point π(a)·(1 − P_2(a|π)/β) = π_ref(a)
-    (THEORY §3) is the quadratic
+    (docs/theory.md §3) is the quadratic
 
         π² + (β/γ − 1)·π − (β/γ)·p_ref = 0,
         π = ½·[(1 − β/γ) + √((1 − β/γ)² + 4·(β/γ)·p_ref)]      (eq. (14), γ > 0).
@@ -187,7 +187,7 @@ def stationary_g2(p_ref: ArrayLike, beta: ArrayLike, margin: ArrayLike = 1.0) ->
     cancellation-free root formula (see ``_margin_root``), for any γ ∈ [−1, 1]: γ = 0
     gives p_ref, γ < 0 (a is the worse answer) the root in (0, 1), which lies below p_ref.
 
-    With deterministic rewards r(a) = 1, r(b) = 0 (γ = 1) this is THEORY §4:
+    With deterministic rewards r(a) = 1, r(b) = 0 (γ = 1) this is docs/theory.md §4:
     p = (1 − β + √((β − 1)² + 4β·p_ref))/2. Sample std scales γ by 1/√2 and no std by
     1/2 (use :func:`stationary_margin`).
 
@@ -221,17 +221,17 @@ def _ginf_reverse(p: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.
 def stationary_ginf(
     p_ref: ArrayLike, beta: ArrayLike, std: str = "population", penalty: str = "reverse_kl"
 ) -> NDArray[np.float64]:
-    """GRPO's stationary π(a) in the large-group limit G = ∞, deterministic rewards (THEORY §4).
+    """GRPO's stationary π(a) in the large-group limit G = ∞, deterministic rewards (docs/theory.md §4).
 
     P_∞(a | π) = (r(a) − E_π r)/sd_π(r) = √((1 − p)/p) for std normalisation (population
-    and sample agree at G = ∞), and 1 − p without it (THEORY §2). Then:
+    and sample agree at G = ∞), and 1 − p without it (docs/theory.md §2). Then:
 
     * reverse KL, population/sample std: p − √(p(1 − p))/β = p_ref, whose root with
       p ≥ p_ref is
           p = (1 + 2β²·p_ref + √(1 + 4β²·p_ref·(1 − p_ref))) / (2·(1 + β²))
       (≥ 1/(1 + β²), the paper's large-group lower bound, §2.3.1);
     * reverse KL, no std: P_∞(a) = 1 − p, i.e. eq. (14) with γ = 1 (:func:`stationary_g2`);
-    * direct KL, no std: π ∝ π_ref·exp(r/β), logarithmic pooling (THEORY §3 with G → ∞).
+    * direct KL, no std: π ∝ π_ref·exp(r/β), logarithmic pooling (docs/theory.md §3 with G → ∞).
 
     Direct KL with std normalisation has no closed form (x − logit p_ref = (2/β)·cosh(x/2)
     in the logit x, with no root at all for small β): use :func:`stationary`.
@@ -264,7 +264,7 @@ def stationary_ginf(
 def lower_bound(
     p_ref: ArrayLike, beta: ArrayLike, margin: ArrayLike = 1.0, group_size: float | int = 2
 ) -> NDArray[np.float64]:
-    """Lower bound on the reverse-KL stationary π(a), population std (THEORY §4).
+    """Lower bound on the reverse-KL stationary π(a), population std (docs/theory.md §4).
 
     Vojnovic & Yun (arXiv 2502.18548), §2.3.1: at G = 2 the solution of eq. (14) obeys
 
@@ -309,7 +309,7 @@ def stationary(
     success: tuple[float, float] = (1.0, 0.0),
     eps: float = 0.0,
 ) -> NDArray[np.float64]:
-    """GRPO's exact stationary π(a) for any G, by the engine (THEORY §3, §4, §4b).
+    """GRPO's exact stationary π(a) for any G, by the engine (docs/theory.md §3, §4, §4b).
 
     Delegates to :func:`gvpo_theory.stationary.grpo_stationary_policy` with
     π_ref = (p_ref, 1 − p_ref) and rewards
@@ -317,9 +317,9 @@ def stationary(
     * r = (s_a, s_b) when both success probabilities are 0 or 1 (deterministic rewards,
       solved by the vectorised bracketed root finder);
     * :meth:`RewardDistribution.bernoulli` ``((s_a, s_b))`` otherwise (a noisy verifier,
-      THEORY §4b), solved problem by problem.
+      docs/theory.md §4b), solved problem by problem.
 
-    For deterministic rewards and reverse KL the fixed point is THEORY §4's
+    For deterministic rewards and reverse KL the fixed point is docs/theory.md §4's
     p·(1 − P_G(a)/β) = p_ref with P_G(a) = E_M[√((G − M − 1)/(M + 1))],
     M ~ Binomial(G − 1, p) (population std).
 

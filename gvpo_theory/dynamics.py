@@ -1,7 +1,7 @@
 """Expected (mean-field) GRPO and GVPO updates on a tabular softmax policy, and their flows.
 
 For π = softmax(θ) the exact expected ascent directions on the logits θ_o are
-(THEORY §3 and §5; derivations in docs/theory.md):
+(docs/theory.md §3 and §5; derivations in docs/theory.md):
 
 GRPO (on-policy, old = current policy, group size G):
 
@@ -57,7 +57,7 @@ def grpo_expected_update(
     penalty: str = "reverse_kl",
     eps: float = 0.0,
 ) -> NDArray[np.float64]:
-    """Exact expected GRPO ascent direction on the softmax logits (THEORY §3).
+    """Exact expected GRPO ascent direction on the softmax logits (docs/theory.md §3).
 
     The GRPO objective at old policy π_old = π is
     (1/G)·Σ_i E[(π_θ(o_i)/π_old(o_i))·A_i] − β·E_{o~π_old}[D(o)]; its gradient in θ_o
@@ -101,7 +101,7 @@ def gvpo_expected_update(
     group_size: int,
     scale: str = "sum",
 ) -> NDArray[np.float64]:
-    """Exact expected GVPO descent direction on the softmax logits (THEORY §5).
+    """Exact expected GVPO descent direction on the softmax logits (docs/theory.md §5).
 
     GVPO's loss on a group y_1..y_k ~ π_s is −β·Σ_i w_i·log π_θ(y_i), with detached
     weights w_i = (R_i − R̄) − β·(l_i − l̄), l_i = log(π_θ(y_i)/π_ref(y_i)). Since

@@ -1,6 +1,6 @@
 """KL-regularised optimum (logarithmic pooling), and KL divergences.
 
-The objective max_π E_π[r] − β·KL(π ‖ π_ref) has the unique maximiser (THEORY §1)
+The objective max_π E_π[r] − β·KL(π ‖ π_ref) has the unique maximiser (docs/theory.md §1)
 
     π*(o) = π_ref(o)·exp(r(o)/β) / Z,    Z = Σ_o π_ref(o)·exp(r(o)/β),
 
@@ -59,7 +59,7 @@ def kl_optimal_log_policy(pi_ref: ArrayLike, rewards: Rewards, beta: ArrayLike) 
 
 
 def kl_optimal_policy(pi_ref: ArrayLike, rewards: Rewards, beta: ArrayLike) -> NDArray:
-    """π* ∝ π_ref·exp(r/β), the maximiser of E_π[r] − β·KL(π ‖ π_ref) (THEORY §1).
+    """π* ∝ π_ref·exp(r/β), the maximiser of E_π[r] − β·KL(π ‖ π_ref) (docs/theory.md §1).
 
     Args:
         pi_ref: reference policy, shape (..., K); rows sum to 1.

@@ -1,4 +1,4 @@
-"""GRPO's reward preference model P_G(o | π) (Vojnovic & Yun, 2025; THEORY §2, §4b).
+"""GRPO's reward preference model P_G(o | π) (Vojnovic & Yun, 2025; docs/theory.md §2, §4b).
 
 GRPO draws a group o_1..o_G from π, scores it, and normalises within the group:
 
@@ -215,7 +215,7 @@ def level_advantages(
     *,
     max_terms: int = MAX_TERMS,
 ) -> NDArray[np.float64]:
-    """a_l(m): expected advantage of a group member scoring level l (THEORY §2, §4b).
+    """a_l(m): expected advantage of a group member scoring level l (docs/theory.md §2, §4b).
 
     Args:
         level_masses: m, shape (..., L): the distribution of one other member's reward
@@ -333,7 +333,7 @@ def preference_model(
     *,
     max_terms: int = MAX_TERMS,
 ) -> NDArray[np.float64]:
-    """Exact reward preference model P_G(o | π) (Vojnovic & Yun, eq. (4); THEORY §2).
+    """Exact reward preference model P_G(o | π) (Vojnovic & Yun, eq. (4); docs/theory.md §2).
 
     Args:
         pi: policy π, shape (..., K), rows summing to 1.

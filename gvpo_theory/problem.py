@@ -118,7 +118,7 @@ class RewardDistribution:
     ``levels`` (L,) are the distinct reward values, strictly increasing; ``probs``
     (..., K, L) gives, for each output o, the probability D_o(l) that o is scored
     ``levels[l]``. Deterministic rewards are the special case of one-hot rows
-    (THEORY §4b). Use :meth:`bernoulli` for pass/fail (RLVR-style) verifiers and
+    (docs/theory.md §4b). Use :meth:`bernoulli` for pass/fail (RLVR-style) verifiers and
     :meth:`deterministic` to lift plain rewards.
     """
 

@@ -1,4 +1,4 @@
-"""Stationary policies of GRPO, solved in reward-level space (THEORY §3, §4b).
+"""Stationary policies of GRPO, solved in reward-level space (docs/theory.md §3, §4b).
 
 At a stationary point of GRPO the old and current policies coincide and the expected
 ascent direction on every softmax logit vanishes (``dynamics.grpo_expected_update``):
@@ -568,11 +568,11 @@ def grpo_stationary_policy(
     tol: float = FIXED_POINT_TOL,
     max_terms: int = MAX_TERMS,
 ) -> StationaryResult:
-    """The GRPO stationary policy for π_ref, rewards, β and G (THEORY §3).
+    """The GRPO stationary policy for π_ref, rewards, β and G (docs/theory.md §3).
 
     Args:
         pi_ref: reference policy π_ref, shape (..., K).
-        rewards: r(o), shape (K,) or (..., K), or a RewardDistribution (THEORY §4b).
+        rewards: r(o), shape (K,) or (..., K), or a RewardDistribution (docs/theory.md §4b).
         beta: β > 0; broadcasts against the batch axes of ``pi_ref``.
         group_size: G >= 2 or ``math.inf``.
         std: ``"population"`` (the paper's eq. (2)), ``"sample"`` (torch.std, as in
@@ -662,7 +662,7 @@ def _solve_collapsed(
     Every problem is rewritten over the union of reward levels: its π_ref becomes the
     level masses Q (..., L), zero on the levels it does not use. Those level problems
     share one reward structure, so they are solved together (vectorised), and each
-    output gets π(o) = π_ref(o)·q_l/Q_l (THEORY §3: π is π_ref re-weighted level by
+    output gets π(o) = π_ref(o)·q_l/Q_l (docs/theory.md §3: π is π_ref re-weighted level by
     level). The fixed-point residual is then recomputed on the full policy.
     """
     g, std, e, penalty = opts

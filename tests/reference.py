@@ -1,7 +1,7 @@
 """Slow, obviously-correct reference implementations for the engine tests.
 
 Nothing here imports ``gvpo_theory``: every quantity is recomputed from its definition
-(THEORY §2–§5) by brute force over output tuples, by an independent enumeration of
+(docs/theory.md §2–§5) by brute force over output tuples, by an independent enumeration of
 reward-level counts, by the closed forms, or by simulation.
 """
 
@@ -143,7 +143,7 @@ def mc_preference(
 
 
 def binary_preference(p: float, group_size: int, std: str = "population") -> tuple[float, float]:
-    """(P_G(a), P_G(b)) for rewards r(a) = 1, r(b) = 0, π(a) = p (THEORY §4).
+    """(P_G(a), P_G(b)) for rewards r(a) = 1, r(b) = 0, π(a) = p (docs/theory.md §4).
 
     With M ~ Binomial(G − 1, p) other a's: P_G(a) = E[sqrt((G − M − 1)/(M + 1))] and
     P_G(b) = −E[sqrt(M/(G − M))] (population std); sample std scales by sqrt((G − 1)/G).

@@ -54,7 +54,7 @@ def mp_margin_root(p_ref: float, beta: float, gamma: float) -> float:
 
 
 def mp_ginf(p_ref: float, beta: float) -> float:
-    """THEORY §4's G = ∞ closed form in 50-digit arithmetic."""
+    """docs/theory.md §4's G = ∞ closed form in 50-digit arithmetic."""
     with mpmath.workdps(50):
         p, b = mpmath.mpf(p_ref), mpmath.mpf(beta)
         return float((1 + 2 * b**2 * p + mpmath.sqrt(1 + 4 * b**2 * p * (1 - p))) / (2 * (1 + b**2)))
@@ -137,7 +137,7 @@ def assert_rel(actual, expected, rtol=1e-12, atol=0.0) -> None:
 
 
 def test_theory_reference_values() -> None:
-    # THEORY §4, p_ref = 0.3, population std.
+    # docs/theory.md §4, p_ref = 0.3, population std.
     assert_rel(binary.stationary_g2(0.3, 1.0), 0.5477225575051661, rtol=1e-15)
     assert_rel(binary.stationary_g2(0.3, 0.5), 0.7109772228646444, rtol=1e-15)
     assert_rel(binary.stationary_ginf(0.3, 1.0), 0.7391164991562634, rtol=1e-15)
@@ -364,7 +364,7 @@ def test_stationary_margin_zero_is_reference() -> None:
 
 
 def test_stationary_reports_missing_direct_kl_point_as_nan() -> None:
-    # Direct KL with std at G = ∞ has no interior stationary point for small β (THEORY §4 /
+    # Direct KL with std at G = ∞ has no interior stationary point for small β (docs/theory.md §4 /
     # symbolic.direct_kl_ginf_threshold): max_x x − (2/β)cosh(x/2) < logit p_ref.
     out = binary.stationary(0.3, [0.05, 50.0], math.inf, penalty="direct_kl")
     assert np.isnan(out[0]) and 0.3 < out[1] < 1.0

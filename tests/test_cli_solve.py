@@ -26,7 +26,7 @@ def test_solve_json_matches_closed_forms(capsys: pytest.CaptureFixture[str]) -> 
     )
     assert code == 0
     data = json.loads(out)
-    # THEORY §4, G = 2: p = (1 − β + sqrt((β − 1)² + 4β·p_ref)) / 2 at β = 1.
+    # docs/theory.md §4, G = 2: p = (1 − β + sqrt((β − 1)² + 4β·p_ref)) / 2 at β = 1.
     assert data["grpo_stationary"][0] == pytest.approx(math.sqrt(0.3), abs=1e-12)
     # Logarithmic pooling: p_ref·e / (p_ref·e + 1 − p_ref).
     pooled = 0.3 * math.e / (0.3 * math.e + 0.7)
@@ -40,7 +40,7 @@ def test_solve_large_group_limit_and_table(capsys: pytest.CaptureFixture[str]) -
         "--group-size", "inf",
     )
     assert code == 0
-    assert "0.9000000000" in out  # THEORY §4: beta = 0.5, G = ∞ gives p = 0.9
+    assert "0.9000000000" in out  # docs/theory.md §4: beta = 0.5, G = ∞ gives p = 0.9
     assert "converged" in out
 
 

@@ -1,4 +1,4 @@
-"""Expected GRPO / GVPO updates and their flows (THEORY §3, §5).
+"""Expected GRPO / GVPO updates and their flows (docs/theory.md §3, §5).
 
 The engine's closed-form expected updates are checked against brute force written here:
 every group tuple is enumerated with itertools.product, the group-normalised advantages
@@ -74,7 +74,7 @@ def brute_grpo_update(pi, pi_ref, rewards, beta, group_size, std="population",
     """E over groups of the GRPO ascent direction on the logits at θ = log π (old = current).
 
     Per group: (1/G)·Σ_i A_i·∇θ log π(o_i) (the ratio is 1 at θ = θ_old), with
-    ∇θ log π(o) = e_o − π. Penalty (THEORY §3): k3 estimator D(o) = x − log x − 1,
+    ∇θ log π(o) = e_o − π. Penalty (docs/theory.md §3): k3 estimator D(o) = x − log x − 1,
     x = π_ref(o)/π(o), averaged over the members, whose θ-gradient is (1 − x)·(e_o − π);
     direct KL: the gradient of KL(π_θ ‖ π_ref), by complex step.
     """
@@ -94,7 +94,7 @@ def brute_grpo_update(pi, pi_ref, rewards, beta, group_size, std="population",
 
 def brute_gvpo_update(pi, pi_ref, rewards, beta, pi_s, group_size, scale="sum") -> np.ndarray:
     """E over groups y_1..y_k ~ π_s of −∇θ of GVPO's loss −β·Σ_i w_i·log π_θ(y_i),
-    w_i = (R_i − R̄) − β·(l_i − l̄), l_i = log(π(y_i)/π_ref(y_i)), w detached (THEORY §5)."""
+    w_i = (R_i − R̄) − β·(l_i − l̄), l_i = log(π(y_i)/π_ref(y_i)), w detached (docs/theory.md §5)."""
     pi, pi_ref = np.asarray(pi, float), np.asarray(pi_ref, float)
     s = pi if pi_s is None else np.asarray(pi_s, float)
     k = pi.size
@@ -154,7 +154,7 @@ def grpo_surrogate_gradient(pi, pi_ref, rewards, beta, group_size, std, penalty,
 
 
 def gvpo_mse_gradient(pi, pi_ref, rewards, beta, pi_s, group_size):
-    """−∇θ of E_groups~π_s[(1/2)·Σ_i (β(l_i − l̄) − (R_i − R̄))²] (THEORY §5: GVPO's loss
+    """−∇θ of E_groups~π_s[(1/2)·Σ_i (β(l_i − l̄) − (R_i − R̄))²] (docs/theory.md §5: GVPO's loss
     gradient is this MSE's gradient), by complex step."""
     pi, pi_ref = np.asarray(pi, float), np.asarray(pi_ref, float)
     s = pi if pi_s is None else np.asarray(pi_s, float)
@@ -276,7 +276,7 @@ def test_gvpo_expected_update_is_brute_force(sampler: str, group_size: int, scal
     got = gvpo_expected_update(PI, PI_REF, r, beta, pi_s, group_size, scale)
     want = brute_gvpo_update(PI, PI_REF, r, beta, pi_s, group_size, scale)
     np.testing.assert_allclose(got, want, rtol=0, atol=MATCH)
-    # Closed form of THEORY §5 for the sum scale: β(k − 1)·π_s·(g − E_{π_s} g).
+    # Closed form of docs/theory.md §5 for the sum scale: β(k − 1)·π_s·(g − E_{π_s} g).
     s = PI if pi_s is None else pi_s
     mean_r = r.expected() if isinstance(r, RewardDistribution) else r
     g = mean_r - beta * np.log(PI / PI_REF)
@@ -307,7 +307,7 @@ def test_gvpo_update_off_support_of_reference() -> None:
 
 @pytest.mark.parametrize("sampler", sorted(PI_S))
 def test_gvpo_weights_vanish_at_the_kl_optimum(sampler: str) -> None:
-    # THEORY §5: at π* every sampled weight w_i is 0, whatever the group, so the
+    # docs/theory.md §5: at π* every sampled weight w_i is 0, whatever the group, so the
     # sampled gradient has zero variance there (not only zero mean).
     r = np.array([1.0, 0.0, 2.5])
     beta = 0.6
@@ -367,7 +367,7 @@ def test_grpo_flow_reaches_the_stationary_policy(pi_ref, rewards, beta, group_si
 def test_grpo_flow_binary_matches_independent_root() -> None:
     flow = grpo_flow([0.3, 0.7], [1.0, 0.0], 1.0, 8, tol=1e-12)
     assert flow.policy[0] == pytest.approx(binary_finite_g(0.3, 1.0, 8), abs=1e-8)
-    assert flow.policy[0] == pytest.approx(0.7077703622209384, abs=1e-8)  # THEORY §4
+    assert flow.policy[0] == pytest.approx(0.7077703622209384, abs=1e-8)  # docs/theory.md §4
     assert np.all(np.diff(flow.times) > 0) and flow.policies.shape == (flow.times.size, 2)
 
 
@@ -394,11 +394,11 @@ def test_gvpo_flow_reaches_the_kl_optimum(pi_ref, rewards, beta, pi_s, group_siz
 
 
 def test_grpo_and_gvpo_flows_settle_at_different_policies() -> None:
-    # THEORY §5: GRPO's optimum is generally not π*.
+    # docs/theory.md §5: GRPO's optimum is generally not π*.
     pi_ref, r = np.array([0.3, 0.7]), np.array([1.0, 0.0])
     grpo = grpo_flow(pi_ref, r, 1.0, 8, tol=1e-12).policy
     gvpo = gvpo_flow(pi_ref, r, 1.0, None, 8, tol=1e-12).policy
-    assert gvpo[0] == pytest.approx(0.538101526224449, abs=1e-8)  # THEORY §4
+    assert gvpo[0] == pytest.approx(0.538101526224449, abs=1e-8)  # docs/theory.md §4
     assert abs(grpo[0] - gvpo[0]) > 0.1
 
 

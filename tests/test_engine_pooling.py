@@ -1,4 +1,4 @@
-"""kl_optimal_policy / kl_optimal_log_policy / kl_divergence (THEORY §1).
+"""kl_optimal_policy / kl_optimal_log_policy / kl_divergence (docs/theory.md §1).
 
 Checked against the direct formula π_ref·exp(r/β)/Z, the β → 0 and β → ∞ limits written
 out by hand, scipy's relative entropy, and element-by-element loops for broadcasting.
@@ -28,7 +28,7 @@ def _warnings_are_errors():
 
 
 def test_binary_reference_value() -> None:
-    # THEORY §4: logarithmic pooling at p_ref = 0.3, β = 1.
+    # docs/theory.md §4: logarithmic pooling at p_ref = 0.3, β = 1.
     pi = kl_optimal_policy([0.3, 0.7], [1.0, 0.0], 1.0)
     assert pi[0] == pytest.approx(0.538101526224449, abs=1e-12)
     assert pi[0] == pytest.approx(0.3 * math.e / (0.3 * math.e + 0.7), abs=1e-15)

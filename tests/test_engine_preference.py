@@ -1,4 +1,4 @@
-"""GRPO's reward preference model P_G(o|π) (THEORY §2, §4b).
+"""GRPO's reward preference model P_G(o|π) (docs/theory.md §2, §4b).
 
 References: brute force over all K^(G−1) output tuples with numpy's std (ddof 0/1),
 an independent enumeration of reward-level counts, the binary binomial formula, the

@@ -1,4 +1,4 @@
-"""GRPO stationary policies (THEORY §3, §4).
+"""GRPO stationary policies (docs/theory.md §3, §4).
 
 Every fixed point is re-checked here from the returned policy alone, with P_G recomputed
 by the reference implementations (level enumeration, binomial sums, closed forms), never
@@ -349,7 +349,7 @@ def binary_g2_stable(p_ref: float, beta: float) -> float:
 
 
 def binary_preference_pair(pi_a: float, pi_b: float, group_size: float, std: str) -> np.ndarray:
-    """(P_G(a), P_G(b)) for r(a) = 1, r(b) = 0 from *both* masses (THEORY §4).
+    """(P_G(a), P_G(b)) for r(a) = 1, r(b) = 0 from *both* masses (docs/theory.md §4).
 
     Computing 1 − p from p throws away the digits of the minority mass when p ≈ 1, so
     the binomial of the number M of other a's is evaluated on its lighter side and

@@ -55,7 +55,7 @@ def test_p_ref_and_group_size_sliders_redraw_curves(explorer: Explorer) -> None:
     np.testing.assert_allclose(explorer.lines["grpo"].get_ydata(), grpo, atol=1e-13)
     np.testing.assert_allclose(explorer.lines["pooling"].get_ydata(), star, atol=1e-13)
     np.testing.assert_array_equal(explorer.lines["grpo"].get_xdata(), GRID)
-    # Independent closed form at G = 2 (THEORY §4): p = (1 − β + sqrt((β − 1)² + 4β·p_ref)) / 2.
+    # Independent closed form at G = 2 (docs/theory.md §4): p = (1 − β + sqrt((β − 1)² + 4β·p_ref)) / 2.
     closed = (1 - GRID + np.sqrt((GRID - 1) ** 2 + 4 * GRID * 0.6)) / 2
     np.testing.assert_allclose(explorer.lines["grpo"].get_ydata(), closed, atol=1e-12)
     assert explorer.lines["p_ref"].get_ydata()[0] == pytest.approx(0.6)
@@ -167,4 +167,4 @@ def test_notebook_code_runs_without_ipympl() -> None:
             continue
         exec(compile(source, "explore.ipynb", "exec"), namespace)
     assert namespace["panel"].settings.beta == 0.5
-    assert namespace["panel"].data.grpo[0] == pytest.approx(0.9, abs=1e-12)  # THEORY §4: β = 0.5, G = ∞
+    assert namespace["panel"].data.grpo[0] == pytest.approx(0.9, abs=1e-12)  # docs/theory.md §4: β = 0.5, G = ∞

@@ -35,7 +35,7 @@ def test_fig1_data_matches_theory_reference_values(tmp_path: Path) -> None:
     fig1_binary_beta.run(args)
     data = read_csv(tmp_path / "fig1_binary_beta.csv")
     np.testing.assert_allclose(data["beta"], [0.5, 1.0])
-    # THEORY §4 reference values (independent computation), p_ref = 0.3.
+    # docs/theory.md §4 reference values (independent computation), p_ref = 0.3.
     np.testing.assert_allclose(data["grpo_G2"], [0.7109772228646444, 0.5477225575051661], atol=1e-11)
     np.testing.assert_allclose(data["grpo_Ginf"], [0.9, 0.7391164991562634], atol=1e-11)
     assert data["grpo_G8"][1] == pytest.approx(0.7077703622209384, abs=1e-11)
@@ -49,7 +49,7 @@ def test_fig3_direct_kl_without_std_is_pooling_with_rescaled_beta(tmp_path: Path
                                                 "--group-sizes", "4,inf"]))
     data = read_csv(tmp_path / "fig3_variants.csv")
     beta = data["beta"]
-    # THEORY §3: no std + direct KL = logarithmic pooling with β' = G·β/(G − 1).
+    # docs/theory.md §3: no std + direct KL = logarithmic pooling with β' = G·β/(G − 1).
     pooled = kl_optimal_policy([0.3, 0.7], [1.0, 0.0], 4 * beta / 3)[:, 0]
     np.testing.assert_allclose(data["G4_direct_kl_none"], pooled, atol=1e-11)
     np.testing.assert_allclose(data["Ginf_direct_kl_none"], data["pooling"], atol=1e-11)

@@ -50,7 +50,7 @@ def test_binary_vs_beta_plots_engine_values_with_palette_colours() -> None:
         for line, expected in zip(drawn, row):
             np.testing.assert_array_equal(line.get_xdata(), beta)
             np.testing.assert_allclose(line.get_ydata(), expected, rtol=0, atol=1e-14)
-    # THEORY §4 reference value: p_ref = 0.3, β = 1, G = 2 → sqrt(0.3).
+    # docs/theory.md §4 reference value: p_ref = 0.3, β = 1, G = 2 → sqrt(0.3).
     g2 = lines["GRPO, G = 2"][0].get_ydata()
     assert g2[1] == pytest.approx(math.sqrt(0.3), abs=1e-12)
     pool_lines = lines["π* (log. pooling; RLHF, GVPO)"]
@@ -71,7 +71,7 @@ def test_reference_figure_difference_row_is_grpo_minus_pooling() -> None:
     for line, g, curve in zip(diffs, gs, grpo[:, 0]):
         assert same_color(line.get_color(), plots.grpo_color(g))
         np.testing.assert_allclose(line.get_ydata(), curve - pool[0], atol=1e-14)
-    # Large-group closed form at p_ref = 0.3, β = 1 (THEORY §4) sits in the top panel.
+    # Large-group closed form at p_ref = 0.3, β = 1 (docs/theory.md §4) sits in the top panel.
     top_inf = next(ln for ln in fig.axes[0].get_lines() if ln.get_label() == "GRPO, G = ∞")
     assert p_ref[1] == pytest.approx(0.3)
     assert top_inf.get_ydata()[1] == pytest.approx(0.7391164991562634, abs=1e-12)

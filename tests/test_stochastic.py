@@ -1,11 +1,11 @@
-"""Stochastic rewards (THEORY §4b): per-output reward distributions D_o in the engine.
+"""Stochastic rewards (docs/theory.md §4b): per-output reward distributions D_o in the engine.
 
 Every expectation is checked against a brute-force enumeration written here: all
 (output, reward) tuples of the other G − 1 group members, each weighted by
 π(o_j)·D_{o_j}(l_j), with the group advantage computed from its definition
 (A_1 = (r_1 − mean r)/(std r + eps), every member 0 when all rewards tie, as documented
 in gvpo_theory/preference.py). Stationary policies are checked by substituting them into
-the fixed-point equations of THEORY §3 with that brute-force P_G.
+the fixed-point equations of docs/theory.md §3 with that brute-force P_G.
 """
 
 from __future__ import annotations

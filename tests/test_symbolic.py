@@ -271,7 +271,7 @@ def test_closed_form_in_mpmath_where_double_is_marginal() -> None:
 
 
 def mp_preference(group_size: int, p_value, dps: int = 40):
-    """Reference P_G(a|p): the binomial sum of THEORY §4 in mpmath, terms by recurrence."""
+    """Reference P_G(a|p): the binomial sum of docs/theory.md §4 in mpmath, terms by recurrence."""
     with mpmath.workdps(dps):
         p = mpmath.mpf(p_value)
         n = group_size - 1

@@ -4,7 +4,7 @@ Exact expected-gradient mode must reach the targets to 1e-8 (float64). Sampled t
 is held to bounds derived from the sampling noise itself:
 
 * GVPO with deterministic rewards: every weight w_i vanishes at π* whatever the samples
-  (THEORY §5), so the noise vanishes at the target and a constant step converges
+  (docs/theory.md §5), so the noise vanishes at the target and a constant step converges
   linearly: the bound is rounding-level (1e-9), for every full-support sampler.
 * GRPO (and GVPO with noisy rewards): the noise does not vanish. Polyak–Ruppert averaging
   over n steps leaves θ̄ − θ_target ≈ H⁺·(mean of n gradient-noise vectors), with H the

@@ -1,4 +1,4 @@
-"""Binary questions in closed form (THEORY §4; Vojnovic & Yun, 2025, section 2.3.1).
+"""Binary questions in closed form (docs/theory.md §4; Vojnovic & Yun, 2025, section 2.3.1).
 
 Two outputs: the better answer a (reward 1) with probability p = π(a), and b (reward 0);
 p_ref = π_ref(a). Every result is solved by sympy from a fixed-point equation that is
@@ -6,7 +6,7 @@ itself built from the definitions, never typed in:
 
 * P_G(a|p) = E[A_1 | o_1 = a] from the group advantage of each composition (finite G),
   or (r(a) − E_π r)/sqrt(Var_π r) (G = ∞); P_G(b|p) = −p·P_G(a|p)/(1 − p).
-* reverse KL (k3):  p·(1 − P_G(a|p)/β) = p_ref                              (THEORY §3)
+* reverse KL (k3):  p·(1 − P_G(a|p)/β) = p_ref                              (docs/theory.md §3)
 * direct KL:        logit p − logit p_ref = (P_G(a|p) − P_G(b|p))/β
 * confidence margin γ = P(a ≻ b) − P(b ≻ a): with P_2(a|p) = γ·(1 − p) the reverse-KL
   root is the paper's eq. (14),
@@ -59,7 +59,7 @@ def _check_group_size(group_size: float | int | sp.Expr, allow_symbol: bool = Fa
 
 @lru_cache(maxsize=64)
 def binary_preference(group_size: float | int | sp.Expr, std: str = "population") -> sp.Expr:
-    """P_G(a|p) for a binary question (THEORY §4).
+    """P_G(a|p) for a binary question (docs/theory.md §4).
 
     Finite G: Σ_{m=0}^{G−1} C(G−1, m)·p^m·(1 − p)^{G−1−m}·A(m), with A(m) the group
     advantage of a member scoring 1 among m other 1s (population: sqrt((G − m − 1)/(m + 1))).
@@ -96,7 +96,7 @@ def margin_of(group_size: float | int, std: str = "population") -> sp.Expr | Non
 
 
 def fixed_point(group_size: float | int, std: str = "population", penalty: str = "reverse_kl") -> sp.Expr:
-    """F(p) with F(p) = 0 at a stationary point (THEORY §3 restricted to two outputs).
+    """F(p) with F(p) = 0 at a stationary point (docs/theory.md §3 restricted to two outputs).
 
     reverse_kl: p·(1 − P_G(a|p)/β) − p_ref;
     direct_kl:  log(p/(1 − p)) − log(p_ref/(1 − p_ref)) − (P_G(a|p) − P_G(b|p))/β.
@@ -183,7 +183,7 @@ def stationary_closed_form(group_size: float | int | sp.Expr, std: str = "popula
 
 @lru_cache(maxsize=1)
 def log_pooling_binary() -> sp.Expr:
-    """argmax_p p − β·KL(p ‖ p_ref): p* = p_ref·e^{1/β} / (p_ref·e^{1/β} + 1 − p_ref) (THEORY §1)."""
+    """argmax_p p − β·KL(p ‖ p_ref): p* = p_ref·e^{1/β} / (p_ref·e^{1/β} + 1 − p_ref) (docs/theory.md §1)."""
     objective = p - beta * (p * sp.log(p / p_ref) + (1 - p) * sp.log((1 - p) / (1 - p_ref)))
     roots = sp.solve(sp.logcombine(sp.expand_log(sp.diff(objective, p), force=True), force=True), p)
     if len(roots) != 1:

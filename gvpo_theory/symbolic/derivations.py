@@ -55,7 +55,7 @@ def _grpo_stationarity(
              sp.Matrix([sp.factor(e) for e in st.preference])),
         Step("∂J/∂θ_o at θ = old (θ_o = log π(o)), factored",
              sp.Matrix([sp.factor(sp.expand(sp.expand_log(g, force=True))) for g in st.gradient])),
-        Step("THEORY §3 ascent direction", sp.Matrix(st.claimed)),
+        Step("docs/theory.md §3 ascent direction", sp.Matrix(st.claimed)),
         Step("simplify(gradient − ascent direction)", sp.Matrix(st.residual)),
     ]
     if penalty == "reverse_kl":
@@ -71,7 +71,7 @@ def _grpo_stationarity(
         f"GRPO stationarity from the objective (K={n_outputs}, G={group_size}, std={std}, {penalty})",
         "The expected GRPO surrogate, differentiated in the softmax logits at θ = old, equals "
         "π(o)·P_G(o|π) − β·(π(o) − π_ref(o)) (k3) or π(o)·P_G(o|π) − β·π(o)·(log(π/π_ref)(o) − KL) "
-        "(direct KL); its zeros are the fixed points of THEORY §3.",
+        "(direct KL); its zeros are the fixed points of docs/theory.md §3.",
         "V&Y section 2 (stationary policies; group std of eq. (2))",
         "gvpo_theory.stationary.grpo_stationary_policy",
         tuple(steps),

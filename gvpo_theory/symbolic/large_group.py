@@ -1,6 +1,6 @@
 """Finite-group correction to the large-group stationary point of a binary question.
 
-A result the source papers do not state. For a binary question (THEORY §4) with population
+A result the source papers do not state. For a binary question (docs/theory.md §4) with population
 std, P_G(a|p) = E[h(Y)], h(y) = sqrt((1 − y)/y), Y = (M + 1)/G, M ~ Binomial(G − 1, p)
 (a member scoring 1 sees M + 1 ones among G rewards; its advantage is sqrt((G − M − 1)/(M + 1))).
 With u = 1/G, E[Y] = p + (1 − p)·u and the k-th central moment of Y is μ_k(M)·u^k, which is

@@ -1,4 +1,4 @@
-"""From objective to stationarity condition, symbolically (THEORY §3, §5).
+"""From objective to stationarity condition, symbolically (docs/theory.md §3, §5).
 
 GRPO (Vojnovic & Yun, 2025, section 2). On a softmax tabular policy π_θ = softmax(θ) over
 K outputs, one GRPO step maximises the surrogate
@@ -14,7 +14,7 @@ outputs drawn), so nothing about symmetry or about P_G is assumed; ``simplify`` 
     ∂J/∂θ_o |_{θ=old} = π(o)·P_G(o|π) − β·(π(o) − π_ref(o))                 (k3 penalty)
     ∂J/∂θ_o |_{θ=old} = π(o)·P_G(o|π) − β·π(o)·(log(π(o)/π_ref(o)) − KL)   (direct KL)
 
-where P_G(o|π) = E[A_1 | o_1 = o, o_2..o_G iid ~ π] is the reward preference model (THEORY §2).
+where P_G(o|π) = E[A_1 | o_1 = o, o_2..o_G iid ~ π] is the reward preference model (docs/theory.md §2).
 Penalties: k3 is GRPO's per-sample estimator E_{o~π_old}[π_ref/π_θ − log(π_ref/π_θ) − 1];
 direct KL is the exact KL(π_θ ‖ π_ref) (its per-sample estimator log(π_θ/π_ref) under
 π_old samples has zero gradient at θ = old, so the exact divergence is what "direct KL"
@@ -99,7 +99,7 @@ def group_advantage(
 
     A = (r_member − mean) / std with the population (÷G, the paper's eq. (2)) or sample
     (÷(G − 1), torch.std) convention, or A = r_member − mean (``std="none"``); 0 when every
-    reward in the group is equal (the 0/0 := 0 convention of THEORY §2).
+    reward in the group is equal (the 0/0 := 0 convention of docs/theory.md §2).
     """
     _check_std(std)
     g = sum(counts)
@@ -131,7 +131,7 @@ def preference_expression(
 ) -> tuple[sp.Expr, ...]:
     """P_G(o|π) = Σ_c Mult(c; G − 1)·Π_o' π(o')^{c_o'}·A(o; c + e_o) for every output o.
 
-    The definition of THEORY §2 written out: the other G − 1 members' counts c over the
+    The definition of docs/theory.md §2 written out: the other G − 1 members' counts c over the
     outputs, with the tagged member's output o added to the group.
     """
     k = len(pi)
@@ -192,7 +192,7 @@ class GrpoStationarity:
         rewards: the rewards used.
         gradient: ∂J/∂θ_o at θ = old, for each output o (differentiated, not assumed).
         preference: P_G(o|π) from the definition (sum over the other members).
-        claimed: the THEORY §3 ascent direction for each o.
+        claimed: the docs/theory.md §3 ascent direction for each o.
         residual: simplified gradient − claimed (all zero when the identity holds).
     """
 
@@ -221,7 +221,7 @@ def grpo_stationarity(
     penalty: str = "reverse_kl",
     rewards: tuple[sp.Expr, ...] | None = None,
 ) -> GrpoStationarity:
-    """Differentiate the expected GRPO objective at θ = old and compare with THEORY §3.
+    """Differentiate the expected GRPO objective at θ = old and compare with docs/theory.md §3.
 
     ∂J/∂θ_o |_{θ=old} is computed from :func:`expected_grpo_objective` by sympy, after which
     θ_o = log π(o) is substituted (π_θ = π_old = π on the simplex). ``residual[o]`` is the
@@ -261,7 +261,7 @@ def grpo_stationarity(
 def reverse_kl_fixed_point(n_outputs: int, group_size: int, std: str = "population") -> dict:
     """Solve {∂J/∂θ_o = 0, o = 1..K−1} (k3 penalty) for π_ref(1..K−1).
 
-    Returns {π_ref(o) symbol: solution}. THEORY §3 says the solution is
+    Returns {π_ref(o) symbol: solution}. docs/theory.md §3 says the solution is
     π_ref(o) = π(o)·(1 − P_G(o|π)/β), i.e. π(o) = π_ref(o)/(1 − P_G(o|π)/β); the last
     equation (o = K) then holds too, because Σ_o π(o)·P_G(o|π) = 0.
     """
@@ -324,7 +324,7 @@ def gvpo_loss_is_mse(n_outputs: int, group_len: int) -> tuple[sp.Expr, ...]:
 
 @dataclass(frozen=True)
 class GvpoStationarity:
-    """Expected GVPO descent direction and its closed form (THEORY §5).
+    """Expected GVPO descent direction and its closed form (docs/theory.md §5).
 
     Attributes:
         direction: −∂/∂θ_o E_{y ~ π_s^k}[MSE], from the sum over group compositions.

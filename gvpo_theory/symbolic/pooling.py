@@ -1,4 +1,4 @@
-"""Logarithmic pooling and the no-std + direct-KL equivalence, symbolically (THEORY §1, §3).
+"""Logarithmic pooling and the no-std + direct-KL equivalence, symbolically (docs/theory.md §1, §3).
 
 * The KL-regularised objective E_π[r] − β·KL(π ‖ π_ref) is stationary (in the softmax
   logits) exactly at π ∝ π_ref·exp(r/β).

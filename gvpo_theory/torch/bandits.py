@@ -2,7 +2,7 @@
 
 Each context b has a reference policy π_ref(·|b) (stored as logits) and, for every arm o,
 a reward distribution D_{b,o} over a shared set of L reward levels — a point mass for
-deterministic rewards (THEORY §4b). Rewards are drawn at sampling time, so a noisy judge
+deterministic rewards (docs/theory.md §4b). Rewards are drawn at sampling time, so a noisy judge
 (a Bernoulli verifier) is trained on exactly as it would be in practice.
 """
 

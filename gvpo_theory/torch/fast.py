@@ -1,7 +1,7 @@
 """A fused GVPO training step for throughput: no autograd, no optimizer object.
 
 On a tabular softmax policy the whole on-policy GVPO SGD step collapses to a few passes
-over the (B, K) logits (THEORY §5):
+over the (B, K) logits (docs/theory.md §5):
 
     g(o) = r(o) − β·(log π_θ(o) − log π_ref(o))          (B, K)
     y_1..y_k ~ π_θ by inverse CDF                          (B, k)

@@ -74,7 +74,7 @@ def gvpo_weights(
 ) -> Tensor:
     """w_i = (R_i − R̄) − β·(l_i − l̄), l_i = log π_θ(y_i)/π_ref(y_i) (Zhang et al., eq. (8)).
 
-    At π* every w_i is exactly 0 for any group: r − β·l is constant there (THEORY §5).
+    At π* every w_i is exactly 0 for any group: r − β·l is constant there (docs/theory.md §5).
     """
     _check_group(logits, samples, rewards, ref_logits)
     b = _beta(beta, logits)
@@ -97,7 +97,7 @@ def gvpo_loss(
     beta: float | Tensor,
     scale: str = "sum",
 ) -> Tensor:
-    """GVPO loss −β·Σ_i w_i·log π_θ(y_i), weights detached (THEORY §5), summed over contexts.
+    """GVPO loss −β·Σ_i w_i·log π_θ(y_i), weights detached (docs/theory.md §5), summed over contexts.
 
     ``scale="paper"`` divides by (k − 1) as the GVPO paper does. Its gradient is that of
     ½·Σ_i (β(l_i − l̄) − (R_i − R̄))², the MSE between centred implicit and actual rewards.
@@ -133,7 +133,7 @@ def gvpo_expected_grad(
     scale: str = "sum",
 ) -> Tensor:
     """E[∂(gvpo_loss)/∂θ] over groups y_1..y_k ~ π_s: −β(k − 1)·π_s(o)·(g(o) − E_{π_s} g),
-    g = E[r|o] − β·log(π_θ(o)/π_ref(o)) (THEORY §5; minus ``dynamics.gvpo_expected_update``)."""
+    g = E[r|o] − β·log(π_θ(o)/π_ref(o)) (docs/theory.md §5; minus ``dynamics.gvpo_expected_update``)."""
     if not (isinstance(group_size, int) and group_size >= 2):
         raise ValueError(f"group_size must be an integer >= 2; got {group_size!r}")
     if mean_rewards.shape != logits.shape or sampling_probs.shape != logits.shape:
@@ -239,7 +239,7 @@ def grpo_grad(
 def preference_torch(
     policy: Tensor, levels: Tensor, reward_probs: Tensor, group_size: int, std: str, eps: float
 ) -> Tensor:
-    """Exact P_G(o|π) (B, K) in torch (THEORY §2, §4b): m = Σ_o π(o)·D_o, then
+    """Exact P_G(o|π) (B, K) in torch (docs/theory.md §2, §4b): m = Σ_o π(o)·D_o, then
     a_l(m) = Σ_c Mult(c; G − 1, m)·A(l, c) over the count vectors c of the other G − 1
     rewards (the engine's enumeration table), and P_G(o) = Σ_l D_o(l)·a_l(m)."""
     # std="none" ignores eps (A = R − R̄, as grpo_advantages and the engine's preference_model);
@@ -272,7 +272,7 @@ def grpo_expected_grad(
     penalty: str = "reverse_kl",
     eps: float = 0.0,
 ) -> Tensor:
-    """E[∂(grpo_loss)/∂θ] on-policy, exactly (THEORY §3; minus ``dynamics.grpo_expected_update``):
+    """E[∂(grpo_loss)/∂θ] on-policy, exactly (docs/theory.md §3; minus ``dynamics.grpo_expected_update``):
 
         −[π(o)·P_G(o|π) − β·(π(o) − π_ref(o))]                (k3)
         −[π(o)·P_G(o|π) − β·π(o)·(log(π(o)/π_ref(o)) − KL)]    (direct KL)

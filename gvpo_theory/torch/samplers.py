@@ -1,7 +1,7 @@
 """Sampling distributions π_s for groups of k arms, and inverse-CDF categorical sampling.
 
 GVPO's optimum is π* ∝ π_ref·exp(r/β) for *any* sampling distribution with full support
-(Zhang et al., 2025, Theorem 3.2; THEORY §5). The samplers here are the ones practice
+(Zhang et al., 2025, Theorem 3.2; docs/theory.md §5). The samplers here are the ones practice
 uses: on-policy (π_θ, detached), the reference model, uniform exploration, a fixed
 off-policy mixture, and a replay buffer of earlier on-policy samples.
 

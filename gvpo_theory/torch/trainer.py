@@ -12,7 +12,7 @@ Optimisation choices, and why:
   β²(k − 1)·π_s, so its step is ``lr / (β²(k − 1))``; GRPO's has curvature ~ (1 + β)·π, so
   its step is ``lr / (1 + β)``. ``optimizer="adam"`` is offered as what practice uses.
 * GVPO with deterministic rewards: every weight w_i is exactly 0 at π*, so the sampled
-  gradient has no variance there (THEORY §5) and a constant step converges linearly to
+  gradient has no variance there (docs/theory.md §5) and a constant step converges linearly to
   machine precision. Default schedule ``"constant"``.
 * GRPO, and GVPO with noisy rewards: the gradient noise does not vanish at the target, so
   the default is a Robbins–Monro step ``lr/(1 + t/t0)^0.6`` with Polyak–Ruppert averaging
