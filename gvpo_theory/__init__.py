@@ -2,6 +2,8 @@
 
 Public API (numpy in, numpy out):
 
+* :class:`Objective`, :func:`objective`, :data:`OBJECTIVES` — which GRPO-family objective
+  is trained (advantage estimator × penalty × G), as one value every function accepts.
 * :func:`kl_optimal_policy` — π* ∝ π_ref·exp(r/β), the RLHF and GVPO optimum.
 * :func:`preference_model` — GRPO's reward preference model P_G(o | π).
 * :func:`grpo_stationary_policy` — GRPO's stationary policy, solved in level space.
@@ -13,6 +15,8 @@ Public API (numpy in, numpy out):
 """
 
 from . import binary
+from .objective import OBJECTIVES, Advantage, Objective, as_objective, objective
+from .penalties import PENALTIES
 from .pooling import kl_divergence, kl_optimal_log_policy, kl_optimal_policy
 from .preference import (
     PreferenceEstimate,
@@ -26,16 +30,22 @@ from .stationary import StationaryResult, grpo_stationary_policy
 __version__ = "0.1.0"
 
 __all__ = [
+    "OBJECTIVES",
+    "PENALTIES",
+    "Advantage",
+    "Objective",
     "PreferenceEstimate",
     "RewardDistribution",
     "StationaryResult",
     "__version__",
+    "as_objective",
     "binary",
     "grpo_stationary_policy",
     "kl_divergence",
     "kl_optimal_log_policy",
     "kl_optimal_policy",
     "level_advantages",
+    "objective",
     "preference_model",
     "preference_model_mc",
 ]

@@ -29,14 +29,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .problem import (
-    PENALTIES,
-    STD_MODES,
-    RewardDistribution,
-    check_beta,
-    check_choice,
-    check_group_size,
-)
+from .objective import Objective, as_objective
+from .problem import RewardDistribution, check_beta, check_group_size
 from .stationary import grpo_stationary_policy
 
 #: Margin factor κ_std at G = 2: P_2(a | π) = κ·γ·(1 − π(a)) (A_1 = sign(r_1 − r_2)·κ for
@@ -219,7 +213,7 @@ def _ginf_reverse(p: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.
 
 
 def stationary_ginf(
-    p_ref: ArrayLike, beta: ArrayLike, std: str = "population", penalty: str = "reverse_kl"
+    p_ref: ArrayLike, beta: ArrayLike, std: str | None = None, penalty: str | None = None
 ) -> NDArray[np.float64]:
     """GRPO's stationary π(a) in the large-group limit G = ∞, deterministic rewards (docs/theory.md §4).
 
@@ -239,21 +233,20 @@ def stationary_ginf(
     Args:
         p_ref: π_ref(a) ∈ (0, 1).
         beta: β > 0.
-        std: ``"population"``, ``"sample"`` or ``"none"``.
-        penalty: ``"reverse_kl"`` or ``"direct_kl"``.
+        std: ``"population"`` (default), ``"sample"`` or ``"none"``.
+        penalty: ``"reverse_kl"`` (default) or ``"direct_kl"``.
 
     Returns:
         π(a), the broadcast shape of ``p_ref`` and ``beta``.
     """
+    obj = as_objective(math.inf, std, penalty)
     p = check_p_ref(p_ref)
     b = check_beta(beta)
-    check_choice(std, "std", STD_MODES)
-    check_choice(penalty, "penalty", PENALTIES)
-    if std == "none":
-        if penalty == "reverse_kl":
+    if obj.std == "none":
+        if not obj.penalty.exponential_weights:
             return _scalar_or_array(_margin_root(p, b, np.ones(())))
         return logarithmic_pooling(p, b, 1.0)
-    if penalty == "direct_kl":
+    if obj.penalty.exponential_weights:
         raise ValueError(
             "penalty='direct_kl' with std normalisation has no closed form at group_size=inf "
             "(x - logit p_ref = (2/beta)·cosh(x/2)); use binary.stationary(..., group_size=math.inf)"
@@ -303,11 +296,11 @@ def lower_bound(
 def stationary(
     p_ref: ArrayLike,
     beta: ArrayLike,
-    group_size: float | int,
-    std: str = "population",
-    penalty: str = "reverse_kl",
+    group_size: float | int | Objective,
+    std: str | None = None,
+    penalty: str | None = None,
     success: tuple[float, float] = (1.0, 0.0),
-    eps: float = 0.0,
+    eps: float | None = None,
 ) -> NDArray[np.float64]:
     """GRPO's exact stationary π(a) for any G, by the engine (docs/theory.md §3, §4, §4b).
 
@@ -326,21 +319,21 @@ def stationary(
     Args:
         p_ref: π_ref(a) ∈ (0, 1).
         beta: β > 0 (broadcasts against ``p_ref``).
-        group_size: G ≥ 2 or ``math.inf``.
-        std: ``"population"`` (paper), ``"sample"`` (TRL, verl) or ``"none"`` (Dr. GRPO).
-        penalty: ``"reverse_kl"`` (k3, GRPO as published) or ``"direct_kl"``.
+        group_size: G ≥ 2 or ``math.inf``, or an :class:`~gvpo_theory.objective.Objective`
+            (then ``std``, ``penalty`` and ``eps`` stay unset).
+        std: ``"population"`` (paper, default), ``"sample"`` (TRL, verl) or ``"none"``
+            (Dr. GRPO).
+        penalty: ``"reverse_kl"`` (k3, GRPO as published; default) or ``"direct_kl"``.
         success: (s_a, s_b), the pass probabilities of a and b (default (1, 0)).
-        eps: added to the group std.
+        eps: added to the group std (default 0).
 
     Returns:
         π(a), the broadcast shape of ``p_ref`` and ``beta``; NaN where the engine reports
         no converged stationary point (direct KL at G = ∞ with small β has none).
     """
+    obj = as_objective(group_size, std, penalty, eps)
     p = check_p_ref(p_ref)
     b = check_beta(beta)
-    g = check_group_size(group_size)
-    check_choice(std, "std", STD_MODES)
-    check_choice(penalty, "penalty", PENALTIES)
     if len(success) != 2:
         raise ValueError(f"success must be a pair (s_a, s_b); got {success!r}")
     s_a = float(check_success(success[0], "success[0] (s_a)"))
@@ -351,7 +344,7 @@ def stationary(
         rewards: np.ndarray | RewardDistribution = np.array([s_a, s_b])
     else:
         rewards = RewardDistribution.bernoulli([s_a, s_b])
-    res = grpo_stationary_policy(pi_ref, rewards, b, g, std, penalty, eps)
+    res = grpo_stationary_policy(pi_ref, rewards, b, obj)
     return _scalar_or_array(np.where(res.converged, res.policy[..., 0], np.nan))
 
 
@@ -359,9 +352,9 @@ def stationary_margin(
     p_ref: ArrayLike,
     beta: ArrayLike,
     margin: float,
-    group_size: float | int = 2,
-    std: str = "population",
-    penalty: str = "reverse_kl",
+    group_size: float | int | Objective = 2,
+    std: str | None = None,
+    penalty: str | None = None,
 ) -> NDArray[np.float64]:
     """Stationary π(a) in the paper's (β, γ, p_ref) parametrisation (§2.3.1, eq. (14)).
 
@@ -388,18 +381,17 @@ def stationary_margin(
     Returns:
         π(a), the broadcast shape of ``p_ref`` and ``beta``.
     """
+    obj = as_objective(group_size, std, penalty)
     p = check_p_ref(p_ref)
     b = check_beta(beta)
     g = check_margin(margin)
     if g.ndim != 0:
         raise ValueError("margin must be a scalar for stationary_margin")
-    gs = check_group_size(group_size)
-    check_choice(std, "std", STD_MODES)
-    check_choice(penalty, "penalty", PENALTIES)
-    if gs == 2:
-        kappa_gamma = G2_STD_FACTOR[std] * g
-        if penalty == "reverse_kl":
+    if obj.group_size == 2 and obj.eps == 0:
+        # the leave-one-out baseline doubles the no-std advantage at G = 2 (r_1 − r_2)
+        kappa_gamma = obj.advantage.baseline_factor(2) * G2_STD_FACTOR[obj.std] * g
+        if not obj.penalty.exponential_weights:
             return _scalar_or_array(_margin_root(p, b, kappa_gamma))
         return logarithmic_pooling(p, b, kappa_gamma)
     gamma = float(g)
-    return stationary(p, b, gs, std, penalty, success=((1.0 + gamma) / 2.0, (1.0 - gamma) / 2.0))
+    return stationary(p, b, obj, success=((1.0 + gamma) / 2.0, (1.0 - gamma) / 2.0))

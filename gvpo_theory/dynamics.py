@@ -29,9 +29,9 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import solve_ivp
 from scipy.special import logsumexp
 
+from .objective import Objective, as_objective
 from .preference import preference_model
 from .problem import (
-    PENALTIES,
     Rewards,
     as_float_array,
     check_beta,
@@ -52,44 +52,38 @@ def grpo_expected_update(
     pi_ref: ArrayLike,
     rewards: Rewards,
     beta: ArrayLike,
-    group_size: float | int,
-    std: str = "population",
-    penalty: str = "reverse_kl",
-    eps: float = 0.0,
+    group_size: float | int | Objective,
+    std: str | None = None,
+    penalty: str | None = None,
+    eps: float | None = None,
 ) -> NDArray[np.float64]:
     """Exact expected GRPO ascent direction on the softmax logits (docs/theory.md §3).
 
     The GRPO objective at old policy π_old = π is
     (1/G)·Σ_i E[(π_θ(o_i)/π_old(o_i))·A_i] − β·E_{o~π_old}[D(o)]; its gradient in θ_o
     at θ = log π is π(o)·P_G(o|π) (using E_π[P_G] = 0) minus β times the penalty
-    gradient: π(o) − π_ref(o) for the k3 estimator D = π_ref/π − log(π_ref/π) − 1, and
-    π(o)·(log(π(o)/π_ref(o)) − KL(π‖π_ref)) for the direct KL.
+    gradient (:mod:`gvpo_theory.penalties`): π(o) − π_ref(o) for the k3 estimator
+    D = π_ref/π − log(π_ref/π) − 1, and π(o)·(log(π(o)/π_ref(o)) − KL(π‖π_ref)) for
+    the direct KL.
 
     Args:
         pi: current (= old) policy, shape (..., K).
         pi_ref, rewards, beta, group_size, std, eps: as in
-            :func:`~gvpo_theory.stationary.grpo_stationary_policy`.
-        penalty: ``"reverse_kl"`` (k3) or ``"direct_kl"``.
+            :func:`~gvpo_theory.stationary.grpo_stationary_policy` (``group_size`` may be
+            an :class:`~gvpo_theory.objective.Objective`).
+        penalty: ``"reverse_kl"`` (k3, default) or ``"direct_kl"``.
 
     Returns:
         F, shape (..., K), with Σ_o F_o = 0.
     """
+    obj = as_objective(group_size, std, penalty, eps)
     p = check_distribution(pi, "pi")
     ref = check_distribution(pi_ref, "pi_ref")
     b = check_beta(beta)
-    check_choice(penalty, "penalty", PENALTIES)
     if ref.shape[-1] != p.shape[-1]:
         raise ValueError(f"pi_ref has {ref.shape[-1]} outputs but pi has {p.shape[-1]}")
-    pref = preference_model(p, rewards, group_size, std, eps)
-    b = b[..., None]
-    if penalty == "reverse_kl":
-        return p * pref - b * (p - ref)
-    if np.any((p > 0) & (ref == 0)):
-        raise ValueError("direct_kl needs pi to be 0 wherever pi_ref is 0 (KL would be infinite)")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_ratio = np.where(p > 0, _log(p) - _log(np.where(ref > 0, ref, 1.0)), 0.0)
-    kl = np.sum(p * log_ratio, axis=-1, keepdims=True)
-    return p * pref - b * p * (log_ratio - kl)
+    pref = preference_model(p, rewards, obj)
+    return p * pref - b[..., None] * obj.penalty.logit_gradient(p, ref)
 
 
 def gvpo_expected_update(
@@ -213,20 +207,20 @@ def grpo_flow(
     pi_ref: ArrayLike,
     rewards: Rewards,
     beta: float,
-    group_size: float | int,
-    std: str = "population",
-    penalty: str = "reverse_kl",
-    eps: float = 0.0,
+    group_size: float | int | Objective,
+    std: str | None = None,
+    penalty: str | None = None,
+    eps: float | None = None,
     *,
     pi0: ArrayLike | None = None,
     **kwargs,
 ) -> FlowResult:
     """Integrate the expected GRPO update from π0 (default π_ref) to a stationary point."""
+    obj = as_objective(group_size, std, penalty, eps)
     ref = check_distribution(pi_ref, "pi_ref")
-    check_group_size(group_size)
     start = ref if pi0 is None else pi0
     return integrate_flow(
-        lambda p: grpo_expected_update(p, ref, rewards, beta, group_size, std, penalty, eps),
+        lambda p: grpo_expected_update(p, ref, rewards, beta, obj),
         start,
         **kwargs,
     )

@@ -37,16 +37,13 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln, xlogy
 from scipy.stats import binom
 
+from .objective import Advantage, Objective, as_objective
 from .problem import (
-    STD_MODES,
     SUM_TOL,
     Rewards,
     RewardStructure,
     as_float_array,
-    check_choice,
     check_distribution,
-    check_eps,
-    check_group_size,
     split_rewards,
 )
 
@@ -84,7 +81,7 @@ def _compositions(n: int, n_levels: int) -> NDArray[np.int64]:
 
 @dataclass(frozen=True)
 class AdvantageTable:
-    """Exact group statistics for one (levels, G, std, eps).
+    """Exact group statistics for one (levels, G, advantage estimator).
 
     ``counts`` (C, L): counts of the other G − 1 rewards over the levels;
     ``log_coef`` (C,): log multinomial coefficients (G − 1)! / Π c_l!;
@@ -98,35 +95,28 @@ class AdvantageTable:
 
 @lru_cache(maxsize=32)
 def _advantage_table_cached(
-    levels: tuple[float, ...], group_size: int, std: str, eps: float
+    levels: tuple[float, ...], group_size: int, adv: Advantage
 ) -> AdvantageTable:
     v = np.asarray(levels, dtype=np.float64)
     v = v - v.mean()  # advantages are shift-invariant; centring limits cancellation
     n_lev = v.size
     counts = _compositions(group_size - 1, n_lev)
     log_coef = gammaln(group_size) - gammaln(counts + 1.0).sum(axis=1)
-    adv = np.empty(counts.shape, dtype=np.float64)
+    table = np.empty(counts.shape, dtype=np.float64)
+    factor = adv.baseline_factor(group_size)
     for l in range(n_lev):
         n = counts.astype(np.float64)
         n[:, l] += 1.0
         mean = n @ v / group_size
         dev = v[None, :] - mean[:, None]
         var_pop = np.sum(n * dev * dev, axis=1) / group_size
-        if std == "population":
-            scale = np.sqrt(var_pop)
-        elif std == "sample":
-            scale = np.sqrt(var_pop * group_size / (group_size - 1))
-        else:
-            scale = np.ones_like(var_pop)
+        scale = adv.scale_of(var_pop, group_size)
         tie = np.count_nonzero(n > 0, axis=1) == 1
         with np.errstate(divide="ignore", invalid="ignore"):
-            # eps regularises the std only: with no std normalisation it plays no role
-            # (as in the closed form of level_advantages and in Dr. GRPO).
-            denom = scale + eps if std != "none" else scale
-            adv[:, l] = np.where(tie, 0.0, dev[:, l] / np.where(tie, 1.0, denom))
+            table[:, l] = np.where(tie, 0.0, factor * dev[:, l] / np.where(tie, 1.0, scale))
     log_coef.setflags(write=False)
-    adv.setflags(write=False)
-    return AdvantageTable(counts, log_coef, adv)
+    table.setflags(write=False)
+    return AdvantageTable(counts, log_coef, table)
 
 
 def _as_float64(x: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -152,15 +142,6 @@ def _check_levels(levels: ArrayLike) -> NDArray[np.float64]:
     raise ValueError("levels must be strictly increasing (distinct reward values)")
 
 
-def _check_level_options(
-    levels: ArrayLike, group_size: float | int, std: str, eps: float
-) -> tuple[NDArray[np.float64], float | int, float]:
-    v = _check_levels(levels)
-    g = check_group_size(group_size)
-    check_choice(std, "std", STD_MODES)
-    return v, g, check_eps(eps)
-
-
 def _check_level_masses(level_masses: ArrayLike, n_levels: int) -> NDArray[np.float64]:
     """Validate m (..., L) against L levels; returns the values as given (not renormalised)."""
     m = _as_float64(level_masses, "level_masses")
@@ -177,7 +158,7 @@ def _check_level_masses(level_masses: ArrayLike, n_levels: int) -> NDArray[np.fl
 
 
 def _advantage_table(
-    lev: NDArray[np.float64], group_size: int, std: str, eps: float, max_terms: int
+    lev: NDArray[np.float64], group_size: int, adv: Advantage, max_terms: int
 ) -> AdvantageTable:
     terms = n_terms(group_size, lev.size)
     if terms > max_terms:
@@ -187,31 +168,61 @@ def _advantage_table(
             "preference_model_mc(...) for a Monte Carlo estimate with a standard error, "
             "or raise max_terms"
         )
-    return _advantage_table_cached(tuple(lev.tolist()), int(group_size), std, float(eps))
+    return _advantage_table_cached(tuple(lev.tolist()), int(group_size), adv)
 
 
 def advantage_table(
-    levels: ArrayLike, group_size: int, std: str = "population", eps: float = 0.0,
+    levels: ArrayLike, group_size: int | Objective, std: str | None = None, eps: float | None = None,
     *, max_terms: int = MAX_TERMS,
 ) -> AdvantageTable:
     """Enumerate every composition of the other G − 1 rewards and its advantage A_1.
 
-    Raises ValueError when C(G + L − 2, L − 1) exceeds ``max_terms``; use
-    :func:`preference_model_mc` (Monte Carlo with a standard error) there instead.
+    ``group_size`` may be an :class:`~gvpo_theory.objective.Objective` (then ``std`` and
+    ``eps`` stay unset). Raises ValueError when C(G + L − 2, L − 1) exceeds ``max_terms``;
+    use :func:`preference_model_mc` (Monte Carlo with a standard error) there instead.
     """
-    lev, g, e = _check_level_options(levels, group_size, std, eps)
-    if math.isinf(g):
+    obj = as_objective(group_size, std, None, eps)
+    lev = _check_levels(levels)
+    if math.isinf(obj.group_size):
         raise ValueError("group_size must be a finite integer >= 2 for exact enumeration; "
                          "G = inf has the closed form of level_advantages")
-    return _advantage_table(lev, int(g), std, e, max_terms)
+    return _advantage_table(lev, int(obj.group_size), obj.advantage, max_terms)
+
+
+def _closed_form_deviation(m: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """v_l − μ_m as Σ_j m_j·(v_l − v_j): no cancellation for the extreme levels, which
+    matters when one level holds almost all the mass (small β, G = ∞)."""
+    v_c = v - v.mean()
+    return m @ (v_c[None, :] - v_c[:, None])
+
+
+def level_advantages_kernel(
+    m: NDArray[np.float64], v: NDArray[np.float64], obj: Objective, max_terms: int = MAX_TERMS
+) -> NDArray[np.float64]:
+    """a_l(m) for validated inputs (the solvers' inner loop; see :func:`level_advantages`)."""
+    adv, g = obj.advantage, obj.group_size
+    if math.isinf(g) or adv.scale == "none":
+        dev = _closed_form_deviation(m, v)
+        if adv.scale == "none":
+            # E[r_1 − mean] = ((G − 1)/G)·(v_l − μ); leave-one-out: v_l − μ exactly
+            factor = 1.0 if math.isinf(g) else adv.baseline_factor(g) * (g - 1) / g
+            return factor * dev
+        var = np.einsum("...l,...l->...", m, dev * dev)
+        # the scale is 0 exactly when m sits on a single level: every group ties.
+        single = np.count_nonzero(m > 0, axis=-1) <= 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = dev / np.where(single, 1.0, adv.scale_of(var, g))[..., None]
+        return np.where(single[..., None], 0.0, out)
+    table = _advantage_table(v, int(g), adv, max_terms)
+    return composition_pmf(m, table) @ table.advantage
 
 
 def level_advantages(
     level_masses: ArrayLike,
     levels: ArrayLike,
-    group_size: float | int,
-    std: str = "population",
-    eps: float = 0.0,
+    group_size: float | int | Objective,
+    std: str | None = None,
+    eps: float | None = None,
     *,
     max_terms: int = MAX_TERMS,
 ) -> NDArray[np.float64]:
@@ -221,38 +232,26 @@ def level_advantages(
         level_masses: m, shape (..., L): the distribution of one other member's reward
             over the levels (rows sum to 1).
         levels: the L distinct reward values, shape (L,).
-        group_size: G (integer >= 2) or ``math.inf``.
-        std, eps: normalisation convention (see module docstring).
+        group_size: G (integer >= 2) or ``math.inf``, or an
+            :class:`~gvpo_theory.objective.Objective` (then ``std``/``eps`` stay unset).
+        std, eps: normalisation convention (see :mod:`gvpo_theory.objective`);
+            defaults ``"population"`` and 0.
 
     Closed forms are used where they are exact:
 
     * G = ∞ (population and sample std agree):  a_l = (v_l − μ_m) / (σ_m + eps),
       0 when σ_m = 0;  no std:  a_l = v_l − μ_m.
-    * finite G, no std:  a_l = ((G − 1)/G)·(v_l − μ_m).
+    * finite G, no std:  a_l = ((G − 1)/G)·(v_l − μ_m) (group mean) or v_l − μ_m
+      (leave-one-out baseline).
 
     Otherwise the sum over count vectors c of the other G − 1 rewards,
     a_l = Σ_c Mult(c; G − 1, m)·A(l, c), evaluated with log-domain weights.
     Identity (tested): Σ_l m_l·a_l(m) = 0 for every m.
     """
-    v, group_size, eps = _check_level_options(levels, group_size, std, eps)
+    obj = as_objective(group_size, std, None, eps)
+    v = _check_levels(levels)
     m = _check_level_masses(level_masses, v.size)
-    v_c = v - v.mean()
-    if math.isinf(group_size) or std == "none":
-        # v_l − μ = Σ_j m_j·(v_l − v_j): no cancellation for the extreme levels, which
-        # matters when one level holds almost all the mass (small β, G = ∞).
-        dev = m @ (v_c[None, :] - v_c[:, None])
-        if std == "none":
-            factor = 1.0 if math.isinf(group_size) else (group_size - 1) / group_size
-            return factor * dev
-        var = np.einsum("...l,...l->...", m, dev * dev)
-        sigma = np.sqrt(np.maximum(var, 0.0))
-        # sigma is 0 exactly when m sits on a single level: every group ties.
-        single = np.count_nonzero(m > 0, axis=-1) <= 1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = dev / (np.where(single, 1.0, sigma) + eps)[..., None]
-        return np.where(single[..., None], 0.0, out)
-    table = _advantage_table(v, int(group_size), std, eps, max_terms)
-    return composition_pmf(m, table) @ table.advantage
+    return level_advantages_kernel(m, v, obj, max_terms)
 
 
 #: Largest G − 1 for which two-level weights use the direct product (C(256, 128) ~ 6e75).
@@ -304,45 +303,36 @@ def composition_pmf(m: NDArray[np.float64], table: AdvantageTable) -> NDArray[np
 def profile_preferences(
     profile_masses: NDArray[np.float64],
     structure: RewardStructure,
-    group_size: float | int,
-    std: str,
-    eps: float,
+    obj: Objective,
     *,
     max_terms: int = MAX_TERMS,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """(P per profile (..., S), mixture m (..., L)) for profile masses (..., S)."""
+    """(P per profile (..., S), mixture m (..., L)) for profile masses (..., S); no validation."""
     m = structure.mixture(profile_masses)
-    a = level_advantages(m, structure.levels, group_size, std, eps, max_terms=max_terms)
+    a = level_advantages_kernel(m, structure.levels, obj, max_terms)
     return a @ structure.dist.T, m
-
-
-def _check_common(pi: ArrayLike, group_size: float | int, std: str, eps: float):
-    p = check_distribution(pi, "pi")
-    g = check_group_size(group_size)
-    check_choice(std, "std", STD_MODES)
-    e = check_eps(eps)
-    return p, g, e
 
 
 def preference_model(
     pi: ArrayLike,
     rewards: Rewards,
-    group_size: float | int,
-    std: str = "population",
-    eps: float = 0.0,
+    group_size: float | int | Objective,
+    std: str | None = None,
+    eps: float | None = None,
     *,
     max_terms: int = MAX_TERMS,
 ) -> NDArray[np.float64]:
-    """Exact reward preference model P_G(o | π) (Vojnovic & Yun, eq. (4); docs/theory.md §2).
+    """Exact reward preference model P_G(o | π) (Vojnovic & Yun; docs/theory.md §2).
 
     Args:
         pi: policy π, shape (..., K), rows summing to 1.
         rewards: r(o) of shape (K,) shared by the batch or (..., K) per problem, or a
             :class:`~gvpo_theory.problem.RewardDistribution` for stochastic rewards.
         group_size: G >= 2, or ``math.inf`` for the large-group limit
-            P_∞(o | π) = (r(o) − E_π r) / sd_π(r).
+            P_∞(o | π) = (r(o) − E_π r) / sd_π(r); or an
+            :class:`~gvpo_theory.objective.Objective` (then ``std``/``eps`` stay unset).
         std: ``"population"`` (paper, default), ``"sample"`` (torch.std: TRL, verl) or
-            ``"none"`` (Dr. GRPO), see the module docstring.
+            ``"none"`` (Dr. GRPO), see :mod:`gvpo_theory.objective`.
         eps: added to the group std, A = (r − mean)/(std + eps); ties give A = 0.
         max_terms: cap on the enumeration size C(G + L − 2, L − 1).
 
@@ -350,19 +340,21 @@ def preference_model(
         P_G(o | π), shape (..., K). Special cases (all tested): G = 2 with population
         std is the pairwise preference P(r(o) > r(o')) − P(r(o) < r(o')); sample std
         scales every finite-G value by sqrt((G − 1)/G); no std gives
-        ((G − 1)/G)·(r(o) − E_π r); E_π[P_G] = 0.
+        ((G − 1)/G)·(r(o) − E_π r); the leave-one-out baseline (RLOO) gives
+        r(o) − E_π r; E_π[P_G] = 0.
     """
-    p, g, e = _check_common(pi, group_size, std, eps)
+    obj = as_objective(group_size, std, None, eps)
+    p = check_distribution(pi, "pi")
     shared, per_problem = split_rewards(rewards, p.shape[:-1], p.shape[-1])
     if shared is not None:
         w = shared.profile_masses(p)
-        prof, _ = profile_preferences(w, shared, g, std, e, max_terms=max_terms)
+        prof, _ = profile_preferences(w, shared, obj, max_terms=max_terms)
         return prof[..., shared.profile_of]
     flat = p.reshape(-1, p.shape[-1])
     out = np.empty_like(flat)
     for i, structure in enumerate(per_problem):
         w = structure.profile_masses(flat[i])
-        prof, _ = profile_preferences(w, structure, g, std, e, max_terms=max_terms)
+        prof, _ = profile_preferences(w, structure, obj, max_terms=max_terms)
         out[i] = prof[structure.profile_of]
     return out.reshape(p.shape)
 
@@ -379,9 +371,9 @@ class PreferenceEstimate:
 def preference_model_mc(
     pi: ArrayLike,
     rewards: Rewards,
-    group_size: int,
-    std: str = "population",
-    eps: float = 0.0,
+    group_size: int | Objective,
+    std: str | None = None,
+    eps: float | None = None,
     *,
     n_groups: int = 100_000,
     seed: int = 0,
@@ -391,14 +383,17 @@ def preference_model_mc(
 
     For every reward level l, ``n_groups`` groups are simulated with the first member
     scoring l and the other G − 1 rewards drawn iid from the mixture m; the mean of
-    A_1 estimates a_l(m) and its standard error is reported (never a silent
-    approximation). P_G(o) = Σ_l D_o(l)·a_l with independent per-level errors.
+    A_1 (the estimator's own definition, :meth:`~gvpo_theory.objective.Advantage.of_groups`)
+    estimates a_l(m) and its standard error is reported (never a silent approximation).
+    P_G(o) = Σ_l D_o(l)·a_l with independent per-level errors.
     """
-    p, g, e = _check_common(pi, group_size, std, eps)
+    obj = as_objective(group_size, std, None, eps)
+    p = check_distribution(pi, "pi")
     if p.ndim != 1:
         raise ValueError("preference_model_mc takes one problem: pi must be 1-D (K,)")
-    if math.isinf(g):
+    if math.isinf(obj.group_size):
         raise ValueError("group_size=inf has an exact closed form; use preference_model")
+    g = int(obj.group_size)
     if n_groups < 2:
         raise ValueError(f"n_groups must be >= 2; got {n_groups}")
     structure, _ = split_rewards(rewards, (), p.size)
@@ -416,15 +411,7 @@ def preference_model_mc(
             n = min(rows, n_groups - done)
             others = v[rng.choice(n_lev, size=(n, g - 1), p=m)]
             group = np.concatenate([np.full((n, 1), v[l]), others], axis=1)
-            mean = group.mean(axis=1)
-            dev = group[:, 0] - mean
-            if std == "none":
-                adv = dev
-            else:
-                ddof = 0 if std == "population" else 1
-                sd = group.std(axis=1, ddof=ddof)
-                tie = np.all(group == group[:, :1], axis=1)
-                adv = np.where(tie, 0.0, dev / np.where(tie, 1.0, sd + e))
+            adv = obj.advantage.of_groups(group)[:, 0]
             total += adv.sum()
             total_sq += np.sum(adv * adv)
             done += n
@@ -437,12 +424,40 @@ def preference_model_mc(
     )
 
 
+def level_advantages_jacobian_kernel(
+    m: NDArray[np.float64], v: NDArray[np.float64], obj: Objective, max_terms: int = MAX_TERMS
+) -> NDArray[np.float64]:
+    """∂a_l/∂m_j for validated inputs (see :func:`level_advantages_jacobian`)."""
+    adv, g = obj.advantage, obj.group_size
+    v_c = v - v.mean()
+    if adv.scale == "none":
+        factor = 1.0 if math.isinf(g) else adv.baseline_factor(g) * (g - 1) / g
+        return -factor * np.broadcast_to(v_c, (v.size, v.size)).copy()
+    if math.isinf(g):
+        dev = m @ (v_c[None, :] - v_c[:, None])
+        var = max(float(m @ (dev * dev)), 0.0)
+        sigma = math.sqrt(var)
+        if sigma == 0.0:
+            return np.zeros((v.size, v.size))
+        s = float(adv.scale_of(np.asarray(var), g))
+        # ∂σ/∂m_j on the tangent space; with eps inside max(var, eps) the scale is flat
+        # while var < eps.
+        flat = adv.eps_at == "var" and var < adv.eps
+        dsigma = np.zeros_like(dev) if flat else (dev * dev) / (2.0 * sigma)
+        return -v_c[None, :] / s - np.outer(dev, dsigma) / (s * s)
+    table = _advantage_table(v, int(g), adv, max_terms)
+    pmf = composition_pmf(m, table)  # (C,)
+    weighted = table.counts * pmf[:, None]  # (C, L): Mult(c)·c_j
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (table.advantage.T @ weighted) / np.where(m > 0, m, np.inf)[None, :]
+
+
 def level_advantages_jacobian(
     level_masses: ArrayLike,
     levels: ArrayLike,
-    group_size: float | int,
-    std: str = "population",
-    eps: float = 0.0,
+    group_size: float | int | Objective,
+    std: str | None = None,
+    eps: float | None = None,
     *,
     max_terms: int = MAX_TERMS,
 ) -> NDArray[np.float64]:
@@ -454,24 +469,9 @@ def level_advantages_jacobian(
     requiring m_j > 0. G = ∞: a_l = (v_l − μ)/(σ + eps) with ∂μ/∂m_j = v_j and
     ∂σ²/∂m_j ≅ (v_j − μ)² on the tangent space. No std: ∂a_l/∂m_j = −f·v_j.
     """
-    v, group_size, eps = _check_level_options(levels, group_size, std, eps)
+    obj = as_objective(group_size, std, None, eps)
+    v = _check_levels(levels)
     m = _check_level_masses(level_masses, v.size)
     if m.ndim != 1:
         raise ValueError(f"level_masses must be 1-D (L,) for the Jacobian; got shape {m.shape}")
-    v_c = v - v.mean()
-    if std == "none":
-        factor = 1.0 if math.isinf(group_size) else (group_size - 1) / group_size
-        return -factor * np.broadcast_to(v_c, (v.size, v.size)).copy()
-    if math.isinf(group_size):
-        dev = m @ (v_c[None, :] - v_c[:, None])
-        sigma = math.sqrt(max(float(m @ (dev * dev)), 0.0))
-        if sigma == 0.0:
-            return np.zeros((v.size, v.size))
-        s = sigma + eps
-        dsigma = (dev * dev) / (2.0 * sigma)
-        return -v_c[None, :] / s - np.outer(dev, dsigma) / (s * s)
-    table = _advantage_table(v, int(group_size), std, eps, max_terms)
-    pmf = composition_pmf(m, table)  # (C,)
-    weighted = table.counts * pmf[:, None]  # (C, L): Mult(c)·c_j
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (table.advantage.T @ weighted) / np.where(m > 0, m, np.inf)[None, :]
+    return level_advantages_jacobian_kernel(m, v, obj, max_terms)

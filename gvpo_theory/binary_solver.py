@@ -1,0 +1,121 @@
+"""Bracketed stationary solver for two reward levels (docs/theory.md §3, §4).
+
+Every problem of a batch at once: Illinois regula falsi (bisecting whenever the bracket
+fails to halve) on the logit x = log(q_1/q_0) over [−700, 700] (both level masses stay
+positive in double precision), widened for the exponential weights of the direct KL,
+using a function of x that increases through the stationary root. Bracketed, so it
+cannot diverge for small β or large G.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .objective import Objective
+from .preference import level_advantages_kernel
+
+_X_BRACKET = 700.0  # exp(-700) ~ 1e-304: both level masses stay positive
+
+
+def _sigmoid_pair(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """[q_0, q_1] = [σ(−x), σ(x)] with each entry accurate near 0 and 1."""
+    return np.stack([np.exp(-np.logaddexp(0.0, x)), np.exp(-np.logaddexp(0.0, -x))], axis=-1)
+
+
+def _binary_sign(
+    x: NDArray, q_ref: NDArray, levels: NDArray, beta: NDArray, obj: Objective
+) -> NDArray:
+    """A function of the logit x = log(q_1/q_0), increasing through the stationary root.
+
+    k3 / reverse KL: q_1·(1 − a_1/β) − Q_1; direct KL: x − logit Q − (a_1 − a_0)/β.
+    """
+    m = _sigmoid_pair(x)
+    a = level_advantages_kernel(m, levels, obj)
+    if not obj.penalty.exponential_weights:
+        # q1·(1 − a1/β) − Q1 = Q0 − q0·(1 − a0/β) (since Σ_l q_l·a_l = 0), increasing in x
+        # at a simple root. Written on the lighter level: Q = 1 − 1e-20 rounds to 1.
+        upper = m[..., 1] * (1.0 - a[..., 1] / beta) - q_ref[..., 1]
+        lower = q_ref[..., 0] - m[..., 0] * (1.0 - a[..., 0] / beta)
+        return np.where(q_ref[..., 1] <= q_ref[..., 0], upper, lower)
+    return x - (np.log(q_ref[..., 1]) - np.log(q_ref[..., 0])) - (a[..., 1] - a[..., 0]) / beta
+
+
+def solve_binary(
+    q_ref: NDArray, levels: NDArray, beta: NDArray, obj: Objective
+) -> tuple[NDArray, NDArray, NDArray]:
+    """Vectorised bracketed root finding for two-level problems: (m, iterations, ok)."""
+    interior = (q_ref[..., 0] > 0) & (q_ref[..., 1] > 0)
+    qi = np.where(interior[..., None], q_ref, 0.5)
+    width = np.full(qi.shape[:-1], _X_BRACKET)
+    exponential = obj.penalty.exponential_weights
+    if exponential and (not math.isinf(obj.group_size) or obj.std == "none"):
+        # Direct KL puts x = logit Q + (a1 − a0)/β, which exceeds ±700 for small β (the
+        # worse level's mass underflows to 0, correctly). |a1 − a0| is largest for a lone
+        # member (m at a vertex), so this bracket contains every root. (G = ∞ with a std
+        # has unbounded advantages near the vertices: the grid search below handles it.)
+        ends = level_advantages_kernel(np.eye(2), levels, obj)
+        spread = float(np.max(np.abs(ends[:, 1] - ends[:, 0])))
+        with np.errstate(divide="ignore"):
+            logit_q = np.abs(np.log(qi[..., 1]) - np.log(qi[..., 0]))
+        width = np.maximum(width, logit_q + 2.0 * spread / np.broadcast_to(beta, width.shape) + 50.0)
+    lo, hi = -width, width.copy()
+    f_lo = _binary_sign(lo, qi, levels, beta, obj)
+    f_hi = _binary_sign(hi, qi, levels, beta, obj)
+    ok = (f_lo < 0) & (f_hi > 0)
+    if exponential and np.any(~ok & interior):
+        # Direct KL with unbounded advantages (G = ∞): h(x) tends to −∞ at both ends
+        # and is concave, so the stable stationary point is the lower root, bracketed by
+        # [−700, first grid point where h > 0]. If h < 0 on the whole grid there is no
+        # interior stationary point: GRPO runs to the boundary (converged = False).
+        grid = np.linspace(-700.0, 700.0, 2801)  # both q_l > 0 in double
+        bad = np.nonzero((~ok & interior).reshape(-1))[0]
+        flat_hi, flat_ok = hi.reshape(-1), ok.reshape(-1)
+        qf = qi.reshape(-1, 2)
+        bf = np.broadcast_to(beta, qi.shape[:-1]).reshape(-1)
+        for i in bad:
+            vals = _binary_sign(grid, qf[i], levels, bf[i], obj)
+            pos = np.nonzero(vals > 0)[0]
+            if pos.size:
+                flat_hi[i] = grid[pos[0]]
+                flat_ok[i] = True
+        hi, ok = flat_hi.reshape(hi.shape), flat_ok.reshape(ok.shape)
+    # Illinois (regula falsi with endpoint halving), bisecting whenever the bracket fails
+    # to halve in two steps: bracketed, hence safe, and superlinear near the root.
+    iters = np.zeros(qi.shape[:-1], dtype=np.int64)
+    beta_b = np.broadcast_to(beta, qi.shape[:-1])
+    width_2ago = width_1ago = hi - lo
+    last_side = np.zeros(qi.shape[:-1], dtype=np.int8)
+    for _ in range(400):
+        active = ok & (hi - lo > 4e-16 * np.maximum(1.0, np.abs(lo) + np.abs(hi)))
+        if not np.any(active):
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        stalled = (hi - lo) > 0.5 * width_2ago
+        use_mid = ~np.isfinite(x) | (x <= lo) | (x >= hi) | stalled
+        x = np.where(use_mid, 0.5 * (lo + hi), x)
+        width_2ago, width_1ago = width_1ago, hi - lo
+        # evaluate only the problems still bracketing: most settle in ~10 steps
+        f_x = np.zeros_like(x)
+        f_x[active] = _binary_sign(
+            x[active], qi[active], levels, beta_b[active], obj
+        )
+        left = f_x < 0  # the root lies in (x, hi)
+        exact = f_x == 0
+        upd_lo = active & left
+        upd_hi = active & ~left
+        # Illinois: when the same end is kept twice, halve its function value.
+        f_hi = np.where(upd_lo & (last_side == 1), 0.5 * f_hi, f_hi)
+        f_lo = np.where(upd_hi & (last_side == -1), 0.5 * f_lo, f_lo)
+        lo, f_lo = np.where(upd_lo, x, lo), np.where(upd_lo, f_x, f_lo)
+        hi, f_hi = np.where(upd_hi, x, hi), np.where(upd_hi, f_x, f_hi)
+        lo = np.where(active & exact, x, lo)
+        hi = np.where(active & exact, x, hi)
+        last_side = np.where(upd_lo, 1, np.where(upd_hi, -1, last_side)).astype(np.int8)
+        iters += active
+    x = 0.5 * (lo + hi)
+    m = np.where(interior[..., None], _sigmoid_pair(x), q_ref)
+    return m, iters, ok | ~interior

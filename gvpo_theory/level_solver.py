@@ -1,0 +1,290 @@
+"""Stationary solver in reward-level space for any number of levels (docs/theory.md §3, §4b).
+
+The unknowns are the L level masses m (the reward-level mixture at π), not the K
+outputs. Gauss–Newton with step halving on R(z) = log m − log T(m), m = softmax([0, z]),
+where T(m) = Σ_s w_s(m)·D_s is the mixture the fixed-point map sends m to (w from the
+penalty's stationary weights); globalised by continuation in β from a β where the
+answer is ≈ π_ref; where the branch folds, the natural-gradient flow from π_ref delivers
+the start; for deterministic rewards with the k3 penalty a final polish on the
+multiplied-out equations resolves best levels with tiny reference mass. Two reachable
+levels take the bracketed binary solver.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.integrate import solve_ivp
+from scipy.special import logsumexp
+
+from .binary_solver import solve_binary
+from .objective import Objective
+from .preference import level_advantages_jacobian_kernel, level_advantages_kernel
+from .problem import RewardStructure
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One reduced problem: positive-mass profiles over reachable levels."""
+
+    q_log: NDArray[np.float64]  # log Q_s, (S,)
+    dist: NDArray[np.float64]  # D_s over reachable levels, (S, L)
+    log_dist: NDArray[np.float64]
+    levels: NDArray[np.float64]  # (L,)
+    obj: Objective
+
+
+def _residual(
+    z: NDArray[np.float64], pb: _Problem, beta: float, want_jacobian: bool
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None] | None:
+    """R(z) = log m − log T(m) for m = softmax([0, z]), and dR/dz; None where T is undefined.
+
+    T(m) = Σ_s w_s(m)·D_s with w_s = Q_s/(1 − P_s/β) (reverse KL) or
+    w ∝ Q·exp(P/β) (direct KL) and P_s = Σ_l D_s(l)·a_l(m). R = 0 exactly at a
+    stationary point. The Jacobian is analytic (see level_advantages_jacobian).
+    """
+    logits = np.concatenate([[0.0], z])
+    log_m = logits - logsumexp(logits)
+    m = np.exp(log_m)
+    a = level_advantages_kernel(m, pb.levels, pb.obj)
+    pref = pb.dist @ a
+    log_w = pb.obj.penalty.log_weights(pb.q_log, pref, beta)
+    if log_w is None:
+        return None
+    log_t = logsumexp(log_w[:, None] + pb.log_dist, axis=0)
+    r = log_m - log_t
+    if not np.all(np.isfinite(r)):
+        return None
+    if not want_jacobian:
+        return r, None
+    n_lev = m.size
+    dm = (np.diag(m) - np.outer(m, m))[:, 1:]
+    dlogm = np.eye(n_lev)[:, 1:] - m[None, 1:]
+    ja = level_advantages_jacobian_kernel(m, pb.levels, pb.obj)
+    dpref = pb.dist @ (ja @ dm)
+    dlogw = pb.obj.penalty.dlog_weights(dpref, pref, beta, np.exp(log_w))
+    # d log T_l = Σ_s (w_s·D_s(l)/T_l)·d log w_s, with the weights formed in the log domain
+    share = np.exp(pb.log_dist + log_w[:, None] - log_t[None, :])
+    jac = dlogm - share.T @ dlogw
+    if not (np.all(np.isfinite(r)) and np.all(np.isfinite(jac))):
+        return None
+    return r, jac
+
+
+def _newton(
+    z: NDArray[np.float64], pb: _Problem, beta: float, tol: float, max_iter: int
+) -> tuple[NDArray[np.float64], float, int]:
+    """Newton (least squares on the L × (L − 1) system) with step halving on ‖R‖."""
+    out = _residual(z, pb, beta, True)
+    if out is None:
+        return z, math.inf, 0
+    r, jac = out
+    err = float(np.max(np.abs(r)))
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007
+        if err <= tol:
+            break
+        delta = np.linalg.lstsq(jac, -r, rcond=None)[0]
+        t, improved = 1.0, False
+        while t > 1e-8:
+            trial = _residual(z + t * delta, pb, beta, False)
+            if trial is not None and float(np.max(np.abs(trial[0]))) < err:
+                z = z + t * delta
+                r = trial[0]
+                err = float(np.max(np.abs(r)))
+                improved = True
+                break
+            t *= 0.5
+        if not improved:
+            break
+        if err > tol:
+            full = _residual(z, pb, beta, True)
+            if full is None:
+                break
+            jac = full[1]
+    return z, err, it
+
+
+#: Newton accepts a point when max |log m − log T(m)| is below this (double-precision
+#: floor: P/β is formed with relative error ~1e-16·|P|/β).
+_ACCEPT = 1e-10
+
+
+def _continuation(
+    pb: _Problem, beta: float, z0: NDArray[np.float64], a_scale: float
+) -> tuple[NDArray[np.float64], float, int]:
+    """Follow the branch that starts at π_ref (large β) down to the target β.
+
+    Secant predictor in log β, Newton corrector, adaptive step (halved on failure).
+    """
+    b_hi = max(beta, 10.0 * max(a_scale, 1.0))
+    z, err, total = _newton(z0, pb, b_hi, _ACCEPT * 1e-2, 50)
+    if err > _ACCEPT:
+        return z, err, total
+    lb, lb_target = math.log(b_hi), math.log(beta)
+    step = (lb - lb_target) / 10.0
+    prev: tuple[float, NDArray[np.float64]] | None = None
+    failures = 0
+    # A step below 1e-4 in log β means the branch folds back (a saddle-node: the
+    # stationary point that π_ref continues into disappears); give up and let the
+    # caller fall back to the GRPO flow.
+    while lb > lb_target and step > 1e-4 and failures < 40:
+        lb_new = max(lb_target, lb - step)
+        guess = z if prev is None else z + (z - prev[1]) * (lb - lb_new) / (prev[0] - lb)
+        z_new, e_new, it = _newton(guess, pb, math.exp(lb_new), _ACCEPT * 1e-2, 8)
+        total += it
+        if e_new <= _ACCEPT or (
+            e_new < 1e-3 and e_new <= _rounding_floor(z_new, pb, math.exp(lb_new))
+        ):
+            prev, z, lb = (lb, z), z_new, lb_new
+            step *= 1.5
+        else:
+            step *= 0.5
+            failures += 1
+    if lb > lb_target:
+        return z, math.inf, total
+    z, err, it = _newton(z, pb, beta, 1e-15, 10)
+    return z, err, total + it
+
+
+def _natural_flow(
+    pb: _Problem, beta: float, t_max: float = 1e8
+) -> NDArray[np.float64]:
+    """Integrate the GRPO natural-gradient flow in profile space from π_ref; return z of m.
+
+    dy_s/dt = P_s(w) − β·(1 − Q_s/w_s) (reverse KL) or P_s − β·(log(w_s/Q_s) − KL)
+    (direct KL), w = softmax(y): the per-output expected GRPO update divided by π(o),
+    whose rest points are the stationary points. Used when continuation fails (a fold
+    in β): it lands where GRPO itself settles from π_ref.
+    """
+    q = np.exp(pb.q_log)
+
+    def rhs(_t: float, y: NDArray[np.float64]) -> NDArray[np.float64]:
+        log_w = y - logsumexp(y)
+        w = np.exp(log_w)
+        pref = pb.dist @ level_advantages_kernel(w @ pb.dist, pb.levels, pb.obj)
+        return pref - beta * pb.obj.penalty.relative_rate(log_w, pb.q_log)
+
+    def settled(_t: float, y: NDArray[np.float64]) -> float:
+        return float(np.max(np.abs(rhs(_t, y)))) - 1e-7
+
+    settled.terminal = True  # type: ignore[attr-defined]
+    # The flow only has to deliver a start inside the basin of the stationary point it
+    # settles at; level Newton (then the polish) finishes to rounding, so moderate
+    # tolerances suffice and cut the cost of stiff problems several-fold.
+    sol = solve_ivp(rhs, (0.0, t_max), pb.q_log.copy(), method="Radau", rtol=1e-7, atol=1e-10,
+                    events=settled)
+    y = sol.y[:, -1]
+    del q
+    # log m in the log domain: a level mass that underflows (small β) stays finite here.
+    log_m = logsumexp((y - logsumexp(y))[:, None] + pb.log_dist, axis=0)
+    return log_m[1:] - log_m[0]
+
+
+def _rounding_floor(z: NDArray[np.float64], pb: _Problem, beta: float) -> float:
+    """The log residual double precision can resolve at z: ~ε·|P/β| / (1 − P/β) per profile.
+
+    Where 1 − P_s/β ≈ Q_s/w_s is tiny (β = 1e-4, a best level with π_ref mass 1e-9), the
+    rounding of P/β alone moves log w_s by ε·|P_s/β|/(1 − P_s/β) ~ 1e-7, so no iterate can
+    beat that; the policy is then judged by its absolute fixed-point residual instead.
+    """
+    logits = np.concatenate([[0.0], z])
+    m = np.exp(logits - logsumexp(logits))
+    ratio = (pb.dist @ level_advantages_kernel(m, pb.levels, pb.obj)) / beta
+    return pb.obj.penalty.rounding_floor(ratio)
+
+
+def solve_levels(
+    q_ref: NDArray, structure: RewardStructure, beta: float, obj: Objective
+) -> tuple[NDArray, int, bool]:
+    """Level mixture m at the stationary point of one problem (profile masses q_ref)."""
+    keep = q_ref > 0
+    dist = structure.dist[keep]
+    reach = dist.sum(axis=0) > 0
+    dist = dist[:, reach]
+    m_full = np.zeros(structure.n_levels)
+    if int(reach.sum()) == 1:
+        m_full[reach] = 1.0
+        return m_full, 0, True
+    if structure.deterministic and int(reach.sum()) == 2:
+        # only two levels carry π_ref mass: the bracketed binary solver is exact there
+        m2, iters, ok = solve_binary(q_ref[keep], structure.levels[reach], np.asarray(beta), obj)
+        m_full[reach] = m2
+        return m_full, int(iters), bool(ok)
+    with np.errstate(divide="ignore"):
+        log_dist = np.log(dist)
+    pb = _Problem(np.log(q_ref[keep]), dist, log_dist, structure.levels[reach], obj)
+    m0 = np.exp(pb.q_log) @ dist
+    z0 = np.log(m0[1:]) - np.log(m0[0])
+    z, err, total = _newton(z0, pb, beta, 1e-15, 50)
+    if err > _ACCEPT:
+        a_scale = float(np.max(np.abs(level_advantages_kernel(m0, pb.levels, obj))))
+        z, err, it = _continuation(pb, beta, z0, a_scale)
+        total += it
+    # the multiplied-out equations q_l·(1 − a_l/β) = Q_l exist for the k3 penalty only
+    polish = structure.deterministic and not obj.penalty.exponential_weights
+    if err > _ACCEPT and polish and err < 1e-3:
+        # Close, but stalled at the log-space rounding floor (a tiny 1 − P/β): finish on
+        # the well-scaled multiplied-out equations instead of integrating the flow.
+        m, polished = _polish_levels(_softmax0(z), pb, beta)
+        if polished:
+            m_full[reach] = m
+            return m_full, total, True
+    if err > _ACCEPT:
+        z, err, it = _newton(_natural_flow(pb, beta), pb, beta, 1e-15, 50)
+        total += it
+    ok = err <= max(_ACCEPT, _rounding_floor(z, pb, beta))
+    m = _softmax0(z)
+    if polish:
+        m, polished = _polish_levels(m, pb, beta)
+        ok = ok or polished
+    m_full[reach] = m
+    return m_full, total, bool(ok)
+
+
+def _softmax0(z: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Level masses m = softmax([0, z])."""
+    logits = np.concatenate([[0.0], z])
+    return np.exp(logits - logsumexp(logits))
+
+
+def _polish_levels(m: NDArray[np.float64], pb: _Problem, beta: float) -> tuple[NDArray[np.float64], bool]:
+    """Newton on the multiplied-out level equations F_l(q) = q_l·(1 − a_l(q)/β) − Q_l.
+
+    Deterministic rewards, reverse KL. The log-space system divides by 1 − a_l/β, which is
+    ~Q_l/q_l and can be 1e-12 for a best level with a tiny π_ref mass; F is well scaled
+    there (its Jacobian is O(1)), so a few steps from the log-space answer bring the level
+    masses to ~1e-16 absolute, which the verification of 1 − P/β > 0 needs. Returns
+    (q, |F| <= 1e-14). Σ_l F_l = −Σ_l q_l·a_l/β = 0 on the simplex, so q_0 = 1 − Σ_{l>0} q_l.
+    """
+    q_ref = np.exp(pb.q_log)
+    n = m.size
+    dq_dz = np.vstack([-np.ones((1, n - 1)), np.eye(n - 1)])
+
+    def f(q: NDArray[np.float64]) -> NDArray[np.float64]:
+        a = level_advantages_kernel(q, pb.levels, pb.obj)
+        return q * (1.0 - a / beta) - q_ref
+
+    q = m.copy()
+    r = f(q)
+    err = float(np.max(np.abs(r)))
+    for _ in range(8):
+        if err <= 1e-17 or np.any(q <= 0):
+            break
+        a = level_advantages_kernel(q, pb.levels, pb.obj)
+        ja = level_advantages_jacobian_kernel(q, pb.levels, pb.obj)
+        jac = (np.diag(1.0 - a / beta) - q[:, None] * ja / beta) @ dq_dz
+        step = np.linalg.lstsq(jac, -r, rcond=None)[0]
+        trial = q + dq_dz @ step
+        if np.any(trial <= 0):
+            break
+        trial /= trial.sum()
+        r_trial = f(trial)
+        e_trial = float(np.max(np.abs(r_trial)))
+        if not e_trial < err:
+            break
+        q, r, err = trial, r_trial, e_trial
+    return q, err <= 1e-14
