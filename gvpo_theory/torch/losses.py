@@ -16,14 +16,12 @@ whatever B is) and are to be minimised.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import Tensor
 
+from ..objective import Advantage, Objective, as_objective
 from ..preference import advantage_table
-from ..problem import PENALTIES, STD_MODES
 
 
 def _check_group(logits: Tensor, samples: Tensor, rewards: Tensor, ref_logits: Tensor) -> None:
@@ -148,29 +146,48 @@ def gvpo_expected_grad(
 # ----------------------------------------------------------------------------- GRPO
 
 
-def grpo_advantages(rewards: Tensor, std: str = "population", eps: float = 0.0) -> Tensor:
-    """A_i = (R_i − R̄)/(σ + eps) within each group (B, G) (Vojnovic & Yun, eq. (2)).
+def grpo_advantages(
+    rewards: Tensor, std: str | None = None, eps: float | None = None, *,
+    advantage: Advantage | None = None,
+) -> Tensor:
+    """A_i = (R_i − b_i)/s within each group (B, G) (Vojnovic & Yun, eq. (2); docs/theory.md §2).
 
-    σ divides by G (``"population"``, the paper) or G − 1 (``"sample"``, torch.std as in
-    TRL/verl); ``"none"`` gives A_i = R_i − R̄ (Dr. GRPO). A group whose rewards are all
-    equal gets A = 0 (0/0 := 0), decided by comparing rewards, not a float std with 0.
+    The estimator is ``advantage`` (an :class:`~gvpo_theory.objective.Advantage`) or the
+    keywords: s divides by G (``std="population"``, the paper, default) or G − 1
+    (``"sample"``, torch.std as in TRL/verl); ``"none"`` gives A_i = R_i − R̄ (Dr. GRPO);
+    the leave-one-out baseline (RLOO) multiplies by G/(G − 1). A group whose rewards are
+    all equal gets A = 0 (0/0 := 0), decided by comparing rewards, not a float std with 0.
     """
-    if std not in STD_MODES:
-        raise ValueError(f"std must be one of {', '.join(STD_MODES)}; got {std!r}")
-    if not (math.isfinite(eps) and eps >= 0):
-        raise ValueError(f"eps must be finite and >= 0; got {eps!r}")
+    if advantage is None:
+        advantage = as_objective(2, std, None, eps).advantage
+    elif std is not None or eps is not None:
+        raise ValueError("std and eps must not be given together with advantage")
+    g = rewards.shape[1]
     centred = rewards - rewards.mean(1, keepdim=True)
-    if std == "none":
-        return centred
-    var = (centred * centred).sum(1, keepdim=True) / (rewards.shape[1] - (std == "sample"))
+    factor = advantage.baseline_factor(g)
+    if advantage.scale == "none":
+        return centred * factor if factor != 1.0 else centred
+    var = (centred * centred).sum(1, keepdim=True) / (g - (advantage.scale == "sample"))
     tie = rewards.amax(1, keepdim=True) == rewards.amin(1, keepdim=True)
-    scale = torch.where(tie, torch.ones_like(var), var.sqrt() + eps)
-    return torch.where(tie, torch.zeros_like(centred), centred / scale)
+    e = advantage.eps
+    sd = var.clamp_min(e).sqrt() if advantage.eps_at == "var" else var.sqrt()
+    scale = torch.where(tie, torch.ones_like(var), sd + e)
+    return torch.where(tie, torch.zeros_like(centred), factor * centred / scale)
 
 
-def _check_penalty(penalty: str) -> None:
-    if penalty not in PENALTIES:
-        raise ValueError(f"penalty must be one of {', '.join(PENALTIES)}; got {penalty!r}")
+def _objective(
+    std: str | None, penalty: str | None, eps: float | None, objective: Objective | None,
+    group_size: int,
+) -> Objective:
+    """The objective of a call: ``objective`` (checked against the groups' size) or the keywords."""
+    if objective is None:
+        return as_objective(group_size, std, penalty, eps)
+    obj = as_objective(objective, std, penalty, eps)
+    if obj.group_size != group_size:
+        raise ValueError(
+            f"objective has group_size={obj.group_size} but the groups have {group_size} members"
+        )
+    return obj
 
 
 def grpo_loss(
@@ -179,28 +196,32 @@ def grpo_loss(
     rewards: Tensor,
     ref_logits: Tensor,
     beta: float | Tensor,
-    std: str = "population",
-    penalty: str = "reverse_kl",
-    eps: float = 0.0,
+    std: str | None = None,
+    penalty: str | None = None,
+    eps: float | None = None,
+    *,
+    objective: Objective | None = None,
 ) -> Tensor:
     """On-policy GRPO loss, minus the objective of Vojnovic & Yun eq. (3), summed over contexts:
 
         −(1/G)·Σ_i [ (π_θ(o_i)/π_old(o_i))·A_i − β·D(o_i) ],   o_i ~ π_old = π_θ (detached).
 
+    The objective is ``objective`` (:class:`~gvpo_theory.objective.Objective`, its G equal to
+    the groups' size) or the keywords (defaults: population std, k3, eps 0).
     ``penalty="reverse_kl"``: GRPO's k3 estimator D = π_ref/π_θ − log(π_ref/π_θ) − 1, whose
     expected gradient is π_θ − π_ref (it acts as a reverse KL). ``"direct_kl"``: the
     score-function surrogate sg(log π_θ/π_ref)·log π_θ, whose expected gradient is ∇KL(π_θ‖π_ref)
     (the naive k1 sample log π_θ/π_ref has zero expected gradient on-policy).
     """
     _check_group(logits, samples, rewards, ref_logits)
-    _check_penalty(penalty)
+    obj = _objective(std, penalty, eps, objective, samples.shape[1])
     b = _beta(beta, logits)
     logp_all = torch.log_softmax(logits, -1)
     logp = torch.gather(logp_all, 1, samples)
     lref = torch.gather(torch.log_softmax(ref_logits, -1), 1, samples)
-    adv = grpo_advantages(rewards, std, eps)
+    adv = grpo_advantages(rewards, advantage=obj.advantage)
     surrogate = torch.exp(logp - logp.detach()) * adv
-    if penalty == "reverse_kl":
+    if obj.penalty.name == "reverse_kl":
         d = torch.exp(lref - logp) - (lref - logp) - 1.0
     else:
         d = (logp - lref).detach() * logp
@@ -213,9 +234,11 @@ def grpo_grad(
     rewards: Tensor,
     ref_logits: Tensor,
     beta: float | Tensor,
-    std: str = "population",
-    penalty: str = "reverse_kl",
-    eps: float = 0.0,
+    std: str | None = None,
+    penalty: str | None = None,
+    eps: float | None = None,
+    *,
+    objective: Objective | None = None,
 ) -> Tensor:
     """∂(grpo_loss)/∂θ in closed form. With c_i the per-sample coefficient of ∇log π_θ(o_i),
 
@@ -224,12 +247,12 @@ def grpo_grad(
     the gradient is −(1/G)·(Σ_i c_i·e_{o_i} − π_θ·Σ_i c_i).
     """
     _check_group(logits, samples, rewards, ref_logits)
-    _check_penalty(penalty)
+    obj = _objective(std, penalty, eps, objective, samples.shape[1])
     b = _beta(beta, logits)
     logp_all = torch.log_softmax(logits, -1)
     l = torch.gather(logp_all - torch.log_softmax(ref_logits, -1), 1, samples)
-    adv = grpo_advantages(rewards, std, eps)
-    pen = -torch.expm1(-l) if penalty == "reverse_kl" else l
+    adv = grpo_advantages(rewards, advantage=obj.advantage)
+    pen = -torch.expm1(-l) if obj.penalty.name == "reverse_kl" else l
     c = adv - b * pen
     grad = torch.zeros_like(logits).scatter_add_(1, samples, c)
     grad -= torch.exp(logp_all) * c.sum(1, keepdim=True)
@@ -237,16 +260,13 @@ def grpo_grad(
 
 
 def preference_torch(
-    policy: Tensor, levels: Tensor, reward_probs: Tensor, group_size: int, std: str, eps: float
+    policy: Tensor, levels: Tensor, reward_probs: Tensor, group_size: int | Objective,
+    std: str | None = None, eps: float | None = None,
 ) -> Tensor:
     """Exact P_G(o|π) (B, K) in torch (docs/theory.md §2, §4b): m = Σ_o π(o)·D_o, then
     a_l(m) = Σ_c Mult(c; G − 1, m)·A(l, c) over the count vectors c of the other G − 1
     rewards (the engine's enumeration table), and P_G(o) = Σ_l D_o(l)·a_l(m)."""
-    # std="none" ignores eps (A = R − R̄, as grpo_advantages and the engine's preference_model);
-    # the engine's advantage_table would divide by (1 + eps) there.
-    table = advantage_table(
-        levels.detach().double().cpu().numpy(), group_size, std, 0.0 if std == "none" else eps
-    )
+    table = advantage_table(levels.detach().double().cpu().numpy(), as_objective(group_size, std, None, eps))
     dev, dt = policy.device, policy.dtype
     counts = torch.tensor(np.array(table.counts), dtype=dt, device=dev)
     log_coef = torch.tensor(np.array(table.log_coef), dtype=dt, device=dev)
@@ -267,10 +287,10 @@ def grpo_expected_grad(
     levels: Tensor,
     reward_probs: Tensor,
     beta: float | Tensor,
-    group_size: int,
-    std: str = "population",
-    penalty: str = "reverse_kl",
-    eps: float = 0.0,
+    group_size: int | Objective,
+    std: str | None = None,
+    penalty: str | None = None,
+    eps: float | None = None,
 ) -> Tensor:
     """E[∂(grpo_loss)/∂θ] on-policy, exactly (docs/theory.md §3; minus ``dynamics.grpo_expected_update``):
 
@@ -280,17 +300,17 @@ def grpo_expected_grad(
     ``levels`` (L,) and ``reward_probs`` (B, K, L) describe the rewards
     (:meth:`Bandits.level_structure`); P_G by exact enumeration (C(G + L − 2, L − 1) terms).
     """
-    if not (isinstance(group_size, int) and group_size >= 2):
-        raise ValueError(f"group_size must be an integer >= 2; got {group_size!r}")
-    _check_penalty(penalty)
+    obj = as_objective(group_size, std, penalty, eps)
+    if not isinstance(obj.group_size, int):
+        raise ValueError(f"group_size must be an integer >= 2; got {obj.group_size!r}")
     if reward_probs.shape[:2] != logits.shape or reward_probs.shape[2] != levels.shape[0]:
         raise ValueError("reward_probs must have shape (B, K, L) matching logits (B, K) and levels (L,)")
     b = _beta(beta, logits)
     logp = torch.log_softmax(logits, -1)
     log_ref = torch.log_softmax(ref_logits, -1)
     pi = torch.exp(logp)
-    pref = preference_torch(pi, levels, reward_probs, group_size, std, eps)
-    if penalty == "reverse_kl":
+    pref = preference_torch(pi, levels, reward_probs, obj)
+    if obj.penalty.name == "reverse_kl":
         pen = pi - torch.exp(log_ref)
     else:
         l = logp - log_ref

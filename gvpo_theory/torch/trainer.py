@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..objective import Objective, as_objective
 from ..pooling import kl_divergence, kl_optimal_policy
-from ..problem import PENALTIES, STD_MODES
 from ..stationary import grpo_stationary_policy
 from .bandits import Bandits
 from .losses import (
@@ -191,14 +191,14 @@ def verify(
     bandits: Bandits,
     *,
     beta: float = 1.0,
-    group_size: int = 8,
+    group_size: int | Objective = 8,
     methods: Sequence[str] = METHODS,
     samplers: Sequence[str] = ("on-policy",),
     steps: int = 2000,
     mode: str = "sampled",
-    std: str = "population",
-    penalty: str = "reverse_kl",
-    eps: float = 0.0,
+    std: str | None = None,
+    penalty: str | None = None,
+    eps: float | None = None,
     optimizer: str = "sgd",
     lr: float | None = None,
     schedule: str | None = None,
@@ -214,7 +214,9 @@ def verify(
 
     Args:
         bandits: the problems (moved to ``device``; their dtype is the training dtype).
-        beta, group_size: β > 0 and the group size k = G >= 2 (one group per context per step).
+        beta, group_size: β > 0 and the group size k = G >= 2 (one group per context per step);
+            ``group_size`` may be an :class:`~gvpo_theory.objective.Objective` (GRPO's
+            objective: then ``std``, ``penalty``, ``eps`` stay unset).
         methods: ``"gvpo"`` (run once per sampler) and/or ``"grpo"`` (on-policy only, as
             GRPO is defined; its target is the GRPO stationary policy for ``std``,
             ``penalty``, ``eps``).
@@ -243,8 +245,6 @@ def verify(
     """
     for name, value, options in (
         ("mode", mode, MODES),
-        ("std", std, STD_MODES),
-        ("penalty", penalty, PENALTIES),
         ("optimizer", optimizer, ("sgd", "adam")),
         ("implementation", implementation, IMPLEMENTATIONS),
         ("gvpo_scale", gvpo_scale, ("sum", "paper")),
@@ -261,8 +261,12 @@ def verify(
     for s in samplers:
         if s not in SAMPLERS:
             raise ValueError(f"samplers must be drawn from {', '.join(SAMPLERS)}; got {s!r}")
-    if not (isinstance(group_size, int) and group_size >= 2):
+    if not isinstance(group_size, Objective) and not (isinstance(group_size, int) and group_size >= 2):
         raise ValueError(f"group_size must be an integer >= 2; got {group_size!r}")
+    objective = as_objective(group_size, std, penalty, eps)
+    if not isinstance(objective.group_size, int):
+        raise ValueError(f"group_size must be a finite integer >= 2; got {objective.group_size!r}")
+    group_size = objective.group_size
     if not (isinstance(steps, int) and steps >= 1):
         raise ValueError(f"steps must be an integer >= 1; got {steps!r}")
     if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 0):
@@ -284,12 +288,12 @@ def verify(
         runs.append(("grpo", "on-policy"))
     grpo_target = None
     if "grpo" in methods:
-        res = grpo_stationary_policy(pi_ref_np, engine_rewards, beta, group_size, std, penalty, eps)
+        res = grpo_stationary_policy(pi_ref_np, engine_rewards, beta, objective)
         if not np.all(res.converged):
             bad = int(np.sum(~np.asarray(res.converged)))
             raise ValueError(
                 f"the engine found no verified GRPO stationary point for {bad} context(s) "
-                f"(beta={beta}, G={group_size}, penalty={penalty}); cannot verify GRPO there"
+                f"(beta={beta}, {objective.label}): {res.message}; cannot verify GRPO there"
             )
         grpo_target = res.policy
 
@@ -309,9 +313,7 @@ def verify(
                 group_size=group_size,
                 steps=steps,
                 mode=mode,
-                std=std,
-                penalty=penalty,
-                eps=eps,
+                objective=objective,
                 optimizer=optimizer,
                 lr=lr,
                 schedule=schedule,
@@ -330,8 +332,10 @@ def verify(
         "group_size": group_size,
         "steps": steps,
         "mode": mode,
-        "std": std,
-        "penalty": penalty,
+        "std": objective.std,
+        "penalty": objective.penalty.name,
+        "eps": objective.eps,
+        "baseline": objective.advantage.baseline,
         "optimizer": optimizer,
         "device": str(dev) if dev.type != "cuda" else f"cuda ({torch.cuda.get_device_name(dev)})",
         "dtype": str(bandits.dtype).replace("torch.", ""),
@@ -445,17 +449,17 @@ def _gradient(
             return gvpo_expected_grad(
                 th, ref, bandits.mean_rewards, beta, sampler.probs(pol), k, kw["gvpo_scale"]
             )
-        return grpo_expected_grad(th, ref, *levels, beta, k, kw["std"], kw["penalty"], kw["eps"])
+        return grpo_expected_grad(th, ref, *levels, beta, kw["objective"])
     pol = torch.softmax(th, -1)
     samples = sampler.sample(pol, k, gen)
     rewards = bandits.sample_rewards(samples, gen)
     if kw["implementation"] == "analytic":
         if method == "gvpo":
             return gvpo_grad(th, samples, rewards, ref, beta, kw["gvpo_scale"])
-        return grpo_grad(th, samples, rewards, ref, beta, kw["std"], kw["penalty"], kw["eps"])
+        return grpo_grad(th, samples, rewards, ref, beta, objective=kw["objective"])
     if method == "gvpo":
         loss = gvpo_loss(theta, samples, rewards, ref, beta, kw["gvpo_scale"])
     else:
-        loss = grpo_loss(theta, samples, rewards, ref, beta, kw["std"], kw["penalty"], kw["eps"])
+        loss = grpo_loss(theta, samples, rewards, ref, beta, objective=kw["objective"])
     loss.backward()
     return None
