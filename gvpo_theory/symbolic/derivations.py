@@ -185,6 +185,27 @@ def _no_std_direct_kl() -> Derivation:
     )
 
 
+def _rloo() -> Derivation:
+    st = ob.grpo_stationarity(2, 3, "none", "reverse_kl", baseline="leave_one_out")
+    return Derivation(
+        "rloo",
+        "RLOO (leave-one-out baseline, no std): P_G = r − E_π r; with the direct KL its optimum is π*",
+        "With A_i = r_i − mean_{j≠i} r_j, P_G(o|π) = r(o) − E_π r for every G (derived here). "
+        "So RLOO with the k3 penalty is stationary at π = π_ref/(1 − (r − E_π r)/β), Dr. GRPO's "
+        "answer at β' = (G − 1)β/G, and RLOO with the direct KL is logarithmic pooling at the "
+        "same β: π ∝ π_ref·exp(r/β) = π*.",
+        "derived here (RLOO: Ahmadian et al., 2024, the leave-one-out baseline)",
+        "gvpo_theory.stationary.grpo_stationary_policy(pi_ref, r, beta, gt.objective('rloo', G))",
+        (
+            Step("P_G by linearity minus (r(o) − E_π r), symbolic G", pl.rloo_preference_general()),
+            Step("composition sums (K = 3, G = 2, 3, 4) minus the same",
+                 sp.Matrix([list(pl.rloo_preference_check(3, g)) for g in (2, 3, 4)])),
+            Step("expected RLOO surrogate differentiated at θ = old (K = 2, G = 3, k3), minus "
+                 "π(o)·P_G(o|π) − β·(π(o) − π_ref(o))", sp.Matrix(st.residual)),
+        ),
+    )
+
+
 def _small_deviation() -> Derivation:
     rows = [
         Step(f"G = {lbl}: c₁ = p_ref·P_G(a|p_ref)",
@@ -253,6 +274,7 @@ DERIVATIONS: dict[str, Callable[..., Derivation]] = {
     "binary-margin": _binary_margin,
     "log-pooling": _log_pooling,
     "no-std-direct-kl": _no_std_direct_kl,
+    "rloo": _rloo,
     "small-deviation": _small_deviation,
     "large-group": _large_group,
     "direct-kl-existence": _direct_kl_existence,

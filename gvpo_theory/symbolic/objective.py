@@ -39,6 +39,8 @@ from functools import lru_cache
 
 import sympy as sp
 
+from ..objective import BASELINES, SCALES
+from ..penalties import PENALTIES
 from ._validate import check_expansion_size
 
 #: Regularisation strength β of the symbolic derivations.
@@ -47,8 +49,9 @@ beta = sp.Symbol("beta", positive=True)
 #: Default concrete rewards per output count: distinct levels, so every std is a surd.
 DEFAULT_REWARDS: dict[int, tuple[int, ...]] = {2: (0, 1), 3: (0, 1, 3)}
 
-STD_CHOICES: tuple[str, ...] = ("population", "sample", "none")
-PENALTY_CHOICES: tuple[str, ...] = ("reverse_kl", "direct_kl")
+STD_CHOICES: tuple[str, ...] = tuple(SCALES)
+PENALTY_CHOICES: tuple[str, ...] = tuple(PENALTIES)
+BASELINE_CHOICES: tuple[str, ...] = tuple(BASELINES)
 
 
 def policy_symbols(n_outputs: int, name: str) -> tuple[sp.Expr, ...]:
@@ -93,19 +96,28 @@ def _check_std(std: str) -> None:
 
 
 def group_advantage(
-    rewards: Sequence[sp.Expr], counts: Sequence[int], member: int, std: str
+    rewards: Sequence[sp.Expr], counts: Sequence[int], member: int, std: str,
+    baseline: str = "mean",
 ) -> sp.Expr:
     """A of a member with output ``member`` in a group holding counts[o] copies of output o.
 
-    A = (r_member − mean) / std with the population (÷G, the paper's eq. (2)) or sample
-    (÷(G − 1), torch.std) convention, or A = r_member − mean (``std="none"``); 0 when every
-    reward in the group is equal (the 0/0 := 0 convention of docs/theory.md §2).
+    A = (r_member − b) / std with the population (÷G, the paper's eq. (2)) or sample
+    (÷(G − 1), torch.std) convention, or A = r_member − b (``std="none"``); 0 when every
+    reward in the group is equal (the 0/0 := 0 convention of docs/theory.md §2). The
+    baseline b is the group mean (``baseline="mean"``, GRPO) or the mean of the other
+    G − 1 members (``"leave_one_out"``, RLOO), written out as such.
     """
     _check_std(std)
+    if baseline not in BASELINE_CHOICES:
+        raise ValueError(f"baseline must be one of {BASELINE_CHOICES}; got {baseline!r}")
     g = sum(counts)
     occupied = [sp.sympify(rewards[o]) for o, c in enumerate(counts) if c > 0]
     mean = sum(sp.sympify(rewards[o]) * c for o, c in enumerate(counts)) / g
-    dev = sp.sympify(rewards[member]) - mean
+    if baseline == "mean":
+        dev = sp.sympify(rewards[member]) - mean
+    else:
+        others = sum(sp.sympify(rewards[o]) * c for o, c in enumerate(counts)) - sp.sympify(rewards[member])
+        dev = sp.sympify(rewards[member]) - others / (g - 1)
     if std == "none":
         return sp.expand(dev)
     if all(sp.simplify(r - occupied[0]) == 0 for r in occupied):
@@ -127,7 +139,8 @@ def _rewards_for(n_outputs: int, rewards: Sequence[sp.Expr] | None, std: str) ->
 
 
 def preference_expression(
-    pi: Sequence[sp.Expr], rewards: Sequence[sp.Expr], group_size: int, std: str
+    pi: Sequence[sp.Expr], rewards: Sequence[sp.Expr], group_size: int, std: str,
+    baseline: str = "mean",
 ) -> tuple[sp.Expr, ...]:
     """P_G(o|π) = Σ_c Mult(c; G − 1)·Π_o' π(o')^{c_o'}·A(o; c + e_o) for every output o.
 
@@ -141,7 +154,7 @@ def preference_expression(
         for c in compositions(group_size - 1, k):
             weight = multinomial(c) * sp.Mul(*(pi[j] ** c[j] for j in range(k)))
             full = tuple(c[j] + (1 if j == o else 0) for j in range(k))
-            total += weight * group_advantage(rewards, full, o, std)
+            total += weight * group_advantage(rewards, full, o, std, baseline)
         out.append(sp.expand(total))
     return tuple(out)
 
@@ -155,6 +168,7 @@ def expected_grpo_objective(
     std: str,
     penalty: str,
     reg: sp.Expr = beta,
+    baseline: str = "mean",
 ) -> sp.Expr:
     """J(θ) = E_{group ~ π_old}[(1/G)·Σ_i (π_θ(o_i)/π_old(o_i))·A_i] − β·Penalty(θ).
 
@@ -169,7 +183,8 @@ def expected_grpo_objective(
     for c in compositions(group_size, k):
         weight = multinomial(c) * sp.Mul(*(pi_old[j] ** c[j] for j in range(k)))
         inner = sum(
-            c[o] * (pi[o] / pi_old[o]) * group_advantage(rewards, c, o, std) for o in range(k) if c[o]
+            c[o] * (pi[o] / pi_old[o]) * group_advantage(rewards, c, o, std, baseline)
+            for o in range(k) if c[o]
         )
         surrogate += weight * inner / group_size
     if penalty == "reverse_kl":
@@ -220,6 +235,7 @@ def grpo_stationarity(
     std: str = "population",
     penalty: str = "reverse_kl",
     rewards: tuple[sp.Expr, ...] | None = None,
+    baseline: str = "mean",
 ) -> GrpoStationarity:
     """Differentiate the expected GRPO objective at θ = old and compare with docs/theory.md §3.
 
@@ -243,10 +259,11 @@ def grpo_stationarity(
     pi = policy_symbols(n_outputs, "pi")
     pi_ref = policy_symbols(n_outputs, "pi_ref")
     theta = logit_symbols(n_outputs)
-    objective = expected_grpo_objective(theta, pi, pi_ref, r, group_size, std, penalty)
+    objective = expected_grpo_objective(theta, pi, pi_ref, r, group_size, std, penalty,
+                                        baseline=baseline)
     at_old = {theta[o]: sp.log(pi[o]) for o in range(n_outputs)}
     gradient = tuple(sp.diff(objective, theta[o]).subs(at_old) for o in range(n_outputs))
-    pref = preference_expression(pi, r, group_size, std)
+    pref = preference_expression(pi, r, group_size, std, baseline)
     if penalty == "reverse_kl":
         claimed = tuple(pi[o] * pref[o] - beta * (pi[o] - pi_ref[o]) for o in range(n_outputs))
     else:

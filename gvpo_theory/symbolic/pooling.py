@@ -68,6 +68,28 @@ def no_std_preference_check(n_outputs: int, group_size: int) -> tuple[sp.Expr, .
     return tuple(sp.expand(pref[o] - f * (r[o] - mean_r)) for o in range(n_outputs))
 
 
+def rloo_preference_general() -> sp.Expr:
+    """RLOO's P_G(o|π), any G, by linearity: E[r(o) − Σ_{i≥2} r_i/(G − 1)] = r(o) − E_π r.
+
+    Returned as the difference from r(o) − E_π r (zero); ``mean_r`` stands for E_π r.
+    """
+    r_o, mean_r = sp.symbols("r_o mean_r", real=True)
+    derived = r_o - (G - 1) * mean_r / (G - 1)
+    return sp.simplify(derived - (r_o - mean_r))
+
+
+@lru_cache(maxsize=16)
+def rloo_preference_check(n_outputs: int, group_size: int) -> tuple[sp.Expr, ...]:
+    """Composition sum of RLOO's P_G(o|π) (leave-one-out baseline, no std, symbolic rewards)
+    minus r(o) − E_π r: all zero."""
+    check_expansion_size(n_outputs, group_size)
+    pi = policy_symbols(n_outputs, "pi")
+    r = reward_symbols(n_outputs)
+    pref = preference_expression(pi, r, group_size, "none", "leave_one_out")
+    mean_r = sum(pi[o] * r[o] for o in range(n_outputs))
+    return tuple(sp.expand(pref[o] - (r[o] - mean_r)) for o in range(n_outputs))
+
+
 def effective_beta() -> sp.Expr:
     """β' = G·β/(G − 1): the pooling strength equivalent to no-std GRPO with direct KL."""
     return G * beta / (G - 1)
