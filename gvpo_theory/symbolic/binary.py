@@ -12,7 +12,8 @@ itself built from the definitions, never typed in:
   root is the paper's eq. (14),
       p = ½·[(1 − β/γ) + sqrt((1 − β/γ)² + 4·(β/γ)·p_ref)].
   At G = 3 (population std) the group sum collapses to P_3(a|p) = √2·(1 − p), so G = 3
-  is eq. (14) with γ = √2; the sample std multiplies the margin by sqrt((G − 1)/G).
+  is the form of eq. (14) with γ = √2 (derived here, not in the papers); the sample std
+  multiplies the margin by sqrt((G − 1)/G).
 """
 
 from __future__ import annotations
@@ -159,7 +160,8 @@ def stationary_closed_form(group_size: float | int | sp.Expr, std: str = "popula
     """Closed-form reverse-KL stationary p for G = 2, 3, ∞ (population or sample std).
 
     With no std normalisation every G (integer, ∞ or the symbol G) has one: P_G(a) is
-    ((G − 1)/G)·(1 − p). G = 2, 3: P_G(a) = κ·(1 − p), giving eq. (14) with γ = κ. G = ∞:
+    ((G − 1)/G)·(1 − p). G = 2, 3: P_G(a) = κ·(1 − p), giving eq. (14) with γ = κ (for G = 3
+    derived here). G = ∞ (V&Y eq. (15)):
     β·(p − p_ref) = sqrt(p(1 − p)) is squared to (1 + β²)p² − (1 + 2β²p_ref)p + β²p_ref² = 0
     and the root with p ≥ p_ref kept:
         p = (1 + 2β²p_ref + sqrt(1 + 4β²p_ref(1 − p_ref))) / (2(1 + β²)).

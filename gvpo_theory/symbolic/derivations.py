@@ -72,7 +72,7 @@ def _grpo_stationarity(
         "The expected GRPO surrogate, differentiated in the softmax logits at θ = old, equals "
         "π(o)·P_G(o|π) − β·(π(o) − π_ref(o)) (k3) or π(o)·P_G(o|π) − β·π(o)·(log(π/π_ref)(o) − KL) "
         "(direct KL); its zeros are the fixed points of docs/theory.md §3.",
-        "V&Y section 2 (stationary policies; group std of eq. (2))",
+        "V&Y section 2 (stationary policies; group std of eq. (2), k3 penalty of eqs. (8)–(10))",
         "gvpo_theory.stationary.grpo_stationary_policy",
         tuple(steps),
     )
@@ -109,18 +109,23 @@ def _binary(group_size: float | int, name: str) -> Derivation:
              sp.Eq(bn.fixed_point(group_size) + bn.p_ref, bn.p_ref)),
     ]
     if kappa is not None:
-        steps.append(Step("P_G(a|p) = κ·(1 − p): eq. (14) with γ = κ", sp.Eq(bn.gamma, kappa)))
+        form = "eq. (14)" if group_size == 2 else "the form of eq. (14), derived here,"
+        steps.append(Step(f"P_G(a|p) = κ·(1 − p): {form} with γ = κ", sp.Eq(bn.gamma, kappa)))
     steps += [
         Step("solved for p (physical root)", sp.Eq(bn.p, closed)),
         Step("limits β → 0+ and β → ∞", sp.Tuple(*bn.limits(closed))),
         Step("expansion in 1/β", sp.Eq(bn.p, bn.inverse_beta_expansion(closed))),
     ]
     label = "∞" if math.isinf(group_size) else str(group_size)
+    source = {
+        2: "V&Y eq. (14) (groups of size two, binary question)",
+        3: "derived here (not in the papers): P_3(a|p) = √2·(1 − p), the G = 2 solution with γ = √2",
+    }.get(group_size, "V&Y eq. (15) (large-group limit, binary question)")
     return Derivation(
         name,
         f"Binary question, G = {label}, reverse KL, population std",
-        f"Stationary probability of the better answer at G = {label}.",
-        "V&Y section 2.3.1 (groups of size two, eq. (14); large-group limit)",
+        f"Stationary probability of the better answer at G = {label} (docs/theory.md §4).",
+        source,
         "gvpo_theory.stationary.grpo_stationary_policy",
         tuple(steps),
     )
@@ -171,7 +176,8 @@ def _no_std_direct_kl() -> Derivation:
         "No std normalisation + direct KL = logarithmic pooling with β' = Gβ/(G − 1)",
         "Without std, P_G(o|π) = ((G − 1)/G)·(r(o) − E_π r), so π ∝ π_ref·exp(P_G/β) is "
         "π ∝ π_ref·exp(r/β') with β' = G·β/(G − 1).",
-        "V&Y (rewards without scale normalisation with the direct KL penalty; final section)",
+        "derived here (V&Y's final section discusses rewards without scale normalisation and the "
+        "direct KL penalty)",
         "gvpo_theory.stationary.grpo_stationary_policy(std='none', penalty='direct_kl')",
         (
             Step("P_G by linearity minus ((G − 1)/G)(r(o) − E_π r), symbolic G",
@@ -230,7 +236,7 @@ def _large_group() -> Derivation:
         "Finite-group correction: p_G = p_∞ + c/G + O(1/G²)",
         "Delta-method expansion of P_G(a|p) = E[sqrt((G − M − 1)/(M + 1))] in 1/G, then the "
         "implicit-function theorem on the fixed point.",
-        "derived here (not stated in the papers; the G = ∞ limit is V&Y section 2.3.1)",
+        "derived here (not stated in the papers; the G = ∞ limit is V&Y eq. (15))",
         "gvpo_theory.stationary.grpo_stationary_policy",
         (
             Step("binomial central moments μ_0..μ_4 of M ~ Bin(n, p)",
