@@ -17,6 +17,7 @@ Notation (used across the package):
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,22 +33,84 @@ STD_MODES: tuple[str, ...] = ("population", "sample", "none")
 PENALTIES: tuple[str, ...] = ("reverse_kl", "direct_kl")
 
 
-def as_float_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
-    """Convert to a float64 array, rejecting NaN/inf and non-numeric input."""
+def _describe(x: object) -> str:
+    """A short description of a value for an error message (never a huge array repr)."""
+    if isinstance(x, np.ndarray):
+        return f"an array of dtype {x.dtype} and shape {x.shape}"
+    text = repr(x)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def as_numeric_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
+    """Convert real numeric input to float64, *without* checking finiteness.
+
+    The one dtype gate of the package. Accepted: Python ints and floats, numpy integer
+    and float64 (or wider) arrays and scalars, nested lists of those. Refused with a
+    ``ValueError`` naming ``name``:
+
+    * booleans (``True`` is not the number 1 here), strings — numeric strings such as
+      ``"0.5"`` too — and bytes;
+    * complex numbers, even with a zero imaginary part;
+    * object arrays (``None``, mixed types, ints beyond int64) and ragged lists;
+    * float16/float32 input: the engine computes in float64, and float32 carries ~7
+      significant digits (a float32 probability vector misses the 1e-9 sum tolerance);
+      convert explicitly with ``np.asarray(x, dtype=np.float64)``.
+    """
+    if isinstance(x, (str, bytes)):
+        raise ValueError(f"{name} must be numeric, not a string; got {_describe(x)}")
     try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric; got {x!r}") from exc
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:  # ragged nested lists, objects refusing conversion
+        raise ValueError(
+            f"{name} must be numeric (a number or an array of numbers); got {_describe(x)}"
+        ) from exc
+    kind = arr.dtype.kind
+    if kind in "iu":
+        return arr.astype(np.float64)
+    if kind == "f":
+        if arr.dtype.itemsize < 8:
+            raise ValueError(
+                f"{name} must be float64 (or integer); got {arr.dtype}, which keeps only "
+                f"~{np.finfo(arr.dtype).precision} significant digits: convert with "
+                f"np.asarray({name}, dtype=np.float64)"
+            )
+        return arr.astype(np.float64, copy=False)
+    if kind == "b":
+        raise ValueError(f"{name} must be numeric, not boolean; got {_describe(x)}")
+    if kind == "c":
+        raise ValueError(f"{name} must be real, not complex; got {_describe(x)}")
+    if kind in "US":
+        raise ValueError(f"{name} must be numeric, not strings; got {_describe(x)}")
+    hint = " (None, mixed types or ints beyond int64 make an object array)" if kind == "O" else ""
+    raise ValueError(f"{name} must be numeric (int or float entries); got {_describe(x)}{hint}")
+
+
+def as_float_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
+    """Convert to a float64 array under :func:`as_numeric_array`'s rules, rejecting NaN/inf."""
+    arr = as_numeric_array(x, name)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite (no NaN or inf)")
     return arr
 
 
+def check_real(value: object, name: str) -> float:
+    """One real number under :func:`as_numeric_array`'s rules, as a Python float.
+
+    Arrays with an axis are refused (``[0.1]`` is not a number); NaN and inf pass through,
+    for the caller's own rule.
+    """
+    arr = as_numeric_array(value, name)
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a single number; got shape {arr.shape}")
+    return float(arr)
+
+
 def check_distribution(p: ArrayLike, name: str, *, tol: float = SUM_TOL) -> NDArray[np.float64]:
     """Validate probability vectors along the last axis.
 
-    Entries must be finite and non-negative and each vector must sum to 1 within
-    ``tol`` (default 1e-9). The vectors are returned renormalised exactly.
+    Entries must be real (:func:`as_numeric_array`), finite and non-negative and each
+    vector must sum to 1 within ``tol`` (default 1e-9). The vectors are returned
+    renormalised exactly.
     """
     arr = as_float_array(p, name)
     if arr.ndim == 0:
@@ -64,11 +127,8 @@ def check_distribution(p: ArrayLike, name: str, *, tol: float = SUM_TOL) -> NDAr
 
 
 def check_beta(beta: ArrayLike, name: str = "beta") -> NDArray[np.float64]:
-    """Validate a regularisation strength (scalar or array): finite and > 0."""
-    try:
-        arr = np.asarray(beta, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric; got {beta!r}") from exc
+    """Validate a regularisation strength (scalar or array): real, finite and > 0."""
+    arr = as_numeric_array(beta, name)
     if np.any(np.isnan(arr)):
         raise ValueError(f"{name} must not be NaN")
     if np.any(arr <= 0):
@@ -78,36 +138,158 @@ def check_beta(beta: ArrayLike, name: str = "beta") -> NDArray[np.float64]:
     return arr
 
 
-def check_group_size(group_size: float | int, name: str = "group_size") -> float | int:
-    """Validate G: an integer >= 2, or ``math.inf`` for the large-group limit."""
-    if isinstance(group_size, bool):
-        raise ValueError(f"{name} must be an integer >= 2 or math.inf; got {group_size!r}")
+def _integral(value: object) -> int | None:
+    """``value`` as an int when it is an integer in value (int, numpy integer, or a finite
+    integral float); ``None`` for anything else (booleans, strings, arrays, NaN, 2.5)."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def check_group_size(
+    group_size: float | int, name: str = "group_size", *, max_value: int | None = None
+) -> float | int:
+    """Validate G: an integer >= 2 (also 4.0 or np.int64(4)), or ``math.inf`` for the
+    large-group limit. Booleans, strings, complex numbers and arrays are refused.
+
+    ``max_value``: the largest finite G the caller can afford (an enumeration or a
+    simulation whose cost grows with G); ``math.inf`` is always allowed through.
+    """
     if isinstance(group_size, (float, np.floating)) and math.isinf(group_size) and group_size > 0:
         return math.inf
-    if isinstance(group_size, (float, np.floating)) and float(group_size).is_integer():
-        group_size = int(group_size)
-    if not isinstance(group_size, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= 2 or math.inf; got {group_size!r}")
-    if group_size < 2:
-        raise ValueError(f"{name} must be >= 2; got {group_size}")
-    return int(group_size)
+    g = _integral(group_size)
+    if g is None:
+        raise ValueError(f"{name} must be an integer >= 2 or math.inf; got {_describe(group_size)}")
+    if g < 2:
+        raise ValueError(f"{name} must be >= 2; got {g}")
+    if max_value is not None and g > max_value:
+        raise ValueError(f"{name} must be <= {max_value} here; got {g}")
+    return g
+
+
+def check_positive_int(
+    value: object, name: str, *, min_value: int = 1, max_value: int | None = None
+) -> int:
+    """Validate a count (an iteration cap, a number of groups, a chunk size, a seed).
+
+    An integer in value — int, numpy integer, or an integral finite float such as 1e5 —
+    with ``min_value <= value`` (default 1; 0 for seeds) and, when given,
+    ``value <= max_value``. Booleans, strings, NaN, inf and 2.5 are refused.
+    """
+    n = _integral(value)
+    if n is None:
+        raise ValueError(f"{name} must be an integer >= {min_value}; got {_describe(value)}")
+    if n < min_value:
+        raise ValueError(f"{name} must be >= {min_value}; got {n}")
+    if max_value is not None and n > max_value:
+        raise ValueError(f"{name} must be <= {max_value}; got {n}")
+    return n
 
 
 def check_eps(eps: float, name: str = "eps") -> float:
-    """Validate the std-normalisation epsilon: finite and >= 0."""
-    try:
-        val = float(eps)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a number >= 0; got {eps!r}") from exc
+    """Validate the std-normalisation epsilon: one real number, finite and >= 0."""
+    val = check_real(eps, name)
     if not math.isfinite(val) or val < 0:
         raise ValueError(f"{name} must be finite and >= 0; got {eps!r}")
     return val
 
 
+def check_tolerance(value: float, name: str = "tol") -> float:
+    """Validate a convergence tolerance: one real number, finite and > 0.
+
+    0 is refused: a stopping rule ``error <= 0`` is never met in floating point, so a
+    loop guarded by it runs to its iteration cap (that is the hang this check prevents).
+    """
+    val = check_real(value, name)
+    if not (math.isfinite(val) and val > 0):
+        raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    return val
+
+
+#: Rounding error, in units of ε = 2^-52 relative to the size of its terms, assumed for a
+#: computed sum or difference by :func:`check_attainable_tolerance`.
+ROUNDING_ULPS = 64
+
+
+def check_attainable_tolerance(tol: float, name: str, *, scale: float, what: str) -> float:
+    """Validate ``tol`` (:func:`check_tolerance`) and refuse one below the rounding floor.
+
+    A quantity whose terms are of size ``scale`` is computed to about
+    ``ROUNDING_ULPS·ε·scale`` (ε = 2^-52); a stopping rule ``|quantity| <= tol`` below that
+    floor is met only by chance, and an integrator waiting for it runs to its time limit.
+    ``what`` names the quantity in the message.
+    """
+    val = check_tolerance(tol, name)
+    floor = ROUNDING_ULPS * np.finfo(np.float64).eps * float(scale)
+    if val < floor:
+        raise ValueError(
+            f"{name}={val:.3g} is below the rounding floor {floor:.3g} of {what} (terms of size "
+            f"{float(scale):.3g}), so it could never be met: raise {name} or shrink the terms"
+        )
+    return val
+
+
+def check_callable(value: object, name: str) -> object:
+    """Validate a function argument (an update rule, a callback): it must be callable."""
+    if not callable(value):
+        raise ValueError(f"{name} must be callable (a function); got {_describe(value)}")
+    return value
+
+
+def check_pair(value: ArrayLike, name: str) -> NDArray[np.float64]:
+    """Validate a pair of finite real numbers, e.g. (s_a, s_b); returned as a (2,) float64 array."""
+    arr = as_float_array(value, name)
+    if arr.shape != (2,):
+        raise ValueError(f"{name} must be a pair of numbers (two entries); got shape {arr.shape}")
+    return arr
+
+
+#: Optional cap (bytes) on the working memory one call may plan to allocate; ``None``
+#: means half the physical memory of the machine (see :func:`memory_limit_bytes`).
+MEMORY_LIMIT_BYTES: int | None = None
+
+#: Used when the physical memory cannot be read (platforms without ``os.sysconf``).
+FALLBACK_MEMORY_LIMIT_BYTES = 8 * 2**30
+
+
+def memory_limit_bytes() -> int:
+    """The working-memory cap of :func:`check_memory_estimate`: :data:`MEMORY_LIMIT_BYTES`
+    when set, else half the physical memory (8 GiB where that cannot be read)."""
+    if MEMORY_LIMIT_BYTES is not None:
+        return int(MEMORY_LIMIT_BYTES)
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return FALLBACK_MEMORY_LIMIT_BYTES
+    return int(physical) // 2 if physical > 0 else FALLBACK_MEMORY_LIMIT_BYTES
+
+
+def check_memory_estimate(
+    n_bytes: float, name: str, value: object, *, limit_bytes: float | None = None
+) -> None:
+    """Refuse up front a call whose estimated working memory exceeds the cap.
+
+    ``n_bytes`` is the caller's estimate of its peak allocation, driven by the argument
+    ``name`` = ``value`` (e.g. a group size); the cap is ``limit_bytes`` or
+    :func:`memory_limit_bytes`. Raising here replaces a ``MemoryError`` (or swapping)
+    deep inside numpy or torch with a ``ValueError`` that says which argument to lower.
+    """
+    limit = memory_limit_bytes() if limit_bytes is None else float(limit_bytes)
+    if not n_bytes <= limit:
+        raise ValueError(
+            f"{name}={_describe(value)} needs an estimated {n_bytes / 2**30:.3g} GiB of working "
+            f"memory, more than the {limit / 2**30:.3g} GiB allowed: lower {name}"
+        )
+
+
 def check_choice(value: str, name: str, options: tuple[str, ...]) -> str:
     """Validate a string option against the allowed values."""
-    if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {_describe(value)}")
     return value
 
 
@@ -286,4 +468,7 @@ def expected_rewards(rewards: Rewards) -> NDArray[np.float64]:
     """E[r | o]: the rewards themselves, or the means of a RewardDistribution."""
     if isinstance(rewards, RewardDistribution):
         return rewards.expected()
-    return as_float_array(rewards, "rewards")
+    r = as_float_array(rewards, "rewards")
+    if r.ndim == 0:
+        raise ValueError("rewards must have one entry per output (last axis); got a single number")
+    return r

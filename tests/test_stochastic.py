@@ -155,6 +155,7 @@ def test_deterministic_helper_is_point_masses() -> None:
 # ------------------------------------------------------------------ brute force vs exact P_G
 
 
+@pytest.mark.claim("derived-noisy-rewards", way="exact numerics")
 @given(
     seed=st.integers(0, 2**32 - 1),
     k=st.sampled_from([2, 3]),
@@ -214,6 +215,7 @@ def assert_fixed_point(pi_ref, pi, pref, beta, penalty, atol=1e-10) -> None:
         np.testing.assert_allclose(pi, target / target.sum(), rtol=0, atol=atol)
 
 
+@pytest.mark.claim("derived-noisy-rewards", way="exact numerics")
 @pytest.mark.parametrize("group_size", [2, 3, 4, math.inf])
 @pytest.mark.parametrize("std", STDS)
 @pytest.mark.parametrize("penalty", PENALTIES)
@@ -233,6 +235,7 @@ def test_stationary_is_a_fixed_point_of_brute_force_preference(group_size, std, 
         assert_fixed_point(pi_ref, pi, pref, beta, penalty)
 
 
+@pytest.mark.claim("vy-no-std-direct-kl-pooling", way="exact numerics")
 @pytest.mark.parametrize("group_size", [2, 3, 8, math.inf])
 def test_no_std_direct_kl_is_pooling_on_expected_rewards(group_size) -> None:
     # P_G(o) = ((G − 1)/G)·(E[r|o] − μ_m), so π ∝ π_ref·exp((G − 1)·E[r|o]/(G·β)).
@@ -253,6 +256,7 @@ def test_no_std_direct_kl_is_pooling_on_expected_rewards(group_size) -> None:
 G2_FACTOR = {"population": 1.0, "sample": 1.0 / math.sqrt(2.0), "none": 0.5}
 
 
+@pytest.mark.claim("vy-confidence-margin", way="exact numerics")
 @given(s_a=st.floats(0.0, 1.0), s_b=st.floats(0.0, 1.0), p=st.floats(0.0, 1.0), std=st.sampled_from(STDS))
 @settings(max_examples=40)
 def test_g2_bernoulli_preference_is_margin_times_loss(s_a, s_b, p, std) -> None:
@@ -267,6 +271,7 @@ def eq14(p_ref: float, ratio: float) -> float:
     return 0.5 * ((1.0 - ratio) + math.sqrt((1.0 - ratio) ** 2 + 4.0 * ratio * p_ref))
 
 
+@pytest.mark.claim("vy-g2-beta-over-gamma", way="exact numerics")
 @given(
     s_b=st.floats(0.0, 0.5),
     gamma=st.floats(0.05, 0.5),
@@ -321,6 +326,7 @@ def test_kl_optimum_uses_expected_reward() -> None:
         assert want[0] > want[1] * pi_ref[0] / pi_ref[1]
 
 
+@pytest.mark.claim("derived-noisy-rewards", way="exact numerics")
 @pytest.mark.parametrize("k", [2, 3])
 def test_gvpo_update_vanishes_at_expected_reward_pooling(k) -> None:
     levels = np.array([0.0, 1.0, 3.0])
@@ -367,7 +373,7 @@ def test_gvpo_update_vanishes_at_expected_reward_pooling(k) -> None:
 )
 def test_bad_reward_distribution(levels, probs, match) -> None:
     with pytest.raises(ValueError, match=match):
-        RewardDistribution(np.asarray(levels, dtype=float), np.asarray(probs, dtype=object))
+        RewardDistribution(np.asarray(levels, dtype=float), probs)
 
 
 @pytest.mark.parametrize("bad", [[1.1, 0.5], [-0.1, 0.5], [float("nan"), 0.5], 0.5])
