@@ -149,6 +149,7 @@ def test_theory_reference_values() -> None:
 # ------------------------------------------------------------------ G = 2 closed form
 
 
+@pytest.mark.claim("vy-eq14-g2", way="closed form")
 def test_g2_against_mpmath_and_brentq_on_grid() -> None:
     p, b, g = np.meshgrid(P_REFS, BETAS, MARGINS, indexing="ij")
     got = binary.stationary_g2(p, b, g)
@@ -164,11 +165,13 @@ def test_g2_against_np_roots() -> None:
         assert_rel(binary.stationary_g2(p, b, g), roots_g2(p, b, g), rtol=1e-12)
 
 
+@pytest.mark.claim("vy-eq14-g2", way="closed form")
 def test_g2_against_symbolic_eq14() -> None:
     for p, b, g in itertools.product((1e-4, 0.3, 0.9), (1e-3, 0.2, 1.0, 7.0, 1e3), (0.1, 0.55, 1.0)):
         assert_rel(binary.stationary_g2(p, b, g), sym_eval("margin", p, b, g), rtol=1e-13)
 
 
+@pytest.mark.claim("vy-eq14-g2", way="exact numerics")
 def test_g2_against_engine() -> None:
     p, b = np.meshgrid(P_REFS[1:-1], BETAS, indexing="ij")
     pi_ref = np.stack([p, 1.0 - p], axis=-1)
@@ -204,6 +207,7 @@ def test_broadcasting() -> None:
     assert binary.stationary(p, b, 4).shape == (3, 4)
 
 
+@pytest.mark.claim("vy-g2-beta-over-gamma", way="closed form")
 @given(p=p_refs, x=log_betas, g1=pos_margins, g2=pos_margins)
 @settings(max_examples=30)
 def test_g2_depends_on_beta_over_margin_only(p: float, x: float, g1: float, g2: float) -> None:
@@ -212,6 +216,8 @@ def test_g2_depends_on_beta_over_margin_only(p: float, x: float, g1: float, g2: 
     assert_rel(binary.stationary_g2(p, ratio * g1, g1), binary.stationary_g2(p, ratio, 1.0), rtol=1e-13)
 
 
+@pytest.mark.claim("vy-g2-limits", way="closed form")
+@pytest.mark.claim("vy-g2-lower-bound", way="closed form")
 @given(p=p_refs, x1=log_betas, x2=log_betas, g=pos_margins)
 @settings(max_examples=30)
 def test_g2_monotone_in_beta_towards_reference(p: float, x1: float, x2: float, g: float) -> None:
@@ -226,6 +232,7 @@ def test_g2_monotone_in_beta_towards_reference(p: float, x1: float, x2: float, g
     assert lo <= hi * (1 + ulp) and hi <= p * (1 + ulp)
 
 
+@pytest.mark.claim("vy-g2-limits", way="closed form")
 @given(p=p_refs, g=pos_margins)
 @settings(max_examples=30)
 def test_g2_limits(p: float, g: float) -> None:
@@ -241,6 +248,7 @@ def test_g2_limits(p: float, g: float) -> None:
 # ------------------------------------------------------------------ G = ∞
 
 
+@pytest.mark.claim("vy-eq15-ginf", way="closed form")
 def test_ginf_against_mpmath_brentq_symbolic_engine() -> None:
     p, b = np.meshgrid(P_REFS, BETAS, indexing="ij")
     got = binary.stationary_ginf(p, b)
@@ -259,6 +267,7 @@ def test_ginf_sample_std_equals_population() -> None:
     assert_rel(binary.stationary_ginf(P_REFS, 0.8, std="sample"), binary.stationary_ginf(P_REFS, 0.8), rtol=0)
 
 
+@pytest.mark.claim("vy-no-std-direct-kl-pooling", way="closed form")
 def test_ginf_without_std() -> None:
     # P_∞(a) = 1 − p: reverse KL is eq. (14) with γ = 1; direct KL is logarithmic pooling.
     for p, b in itertools.product((0.05, 0.3, 0.9), (0.01, 0.4, 1.0, 30.0)):
@@ -270,6 +279,7 @@ def test_ginf_without_std() -> None:
                rtol=1e-12)
 
 
+@pytest.mark.claim("vy-ginf-lower-bound", way="closed form")
 @given(p=p_refs)
 @settings(max_examples=30)
 def test_ginf_limits_and_bound(p: float) -> None:
@@ -290,6 +300,7 @@ def test_ginf_extreme_beta_stays_finite() -> None:
 # ------------------------------------------------------------------ logarithmic pooling
 
 
+@pytest.mark.claim("rlhf-log-pooling", way="closed form")
 def test_pooling_against_mpmath_symbolic_engine() -> None:
     p, b, g = np.meshgrid(P_REFS, BETAS, MARGINS, indexing="ij")
     got = binary.logarithmic_pooling(p, b, g)
@@ -306,6 +317,7 @@ def test_pooling_against_mpmath_symbolic_engine() -> None:
 # ------------------------------------------------------------------ margin
 
 
+@pytest.mark.claim("vy-confidence-margin", way="exact numerics")
 def test_confidence_margin_by_enumeration() -> None:
     for s_a, s_b in itertools.product((0.0, 0.2, 0.5, 0.9, 1.0), repeat=2):
         wins = losses = 0.0
@@ -317,6 +329,7 @@ def test_confidence_margin_by_enumeration() -> None:
     assert binary.confidence_margin([0.8, 0.5], [[0.2], [0.5]]).shape == (2, 2)
 
 
+@pytest.mark.claim("vy-g2-beta-over-gamma", way="exact numerics")
 @pytest.mark.parametrize("std", ["population", "sample", "none"])
 @pytest.mark.parametrize("penalty", ["reverse_kl", "direct_kl"])
 def test_margin_g2_against_raw_fixed_point(std: str, penalty: str) -> None:
@@ -337,6 +350,7 @@ def test_margin_g2_against_raw_fixed_point(std: str, penalty: str) -> None:
         assert_rel(got, engine, rtol=1e-11)
 
 
+@pytest.mark.claim("vy-stationarity", way="exact numerics")
 @pytest.mark.parametrize("group_size", [3, 5, 8])
 @pytest.mark.parametrize("std", ["population", "sample"])
 def test_stationary_finite_g_deterministic(group_size: int, std: str) -> None:
@@ -370,6 +384,8 @@ def test_stationary_reports_missing_direct_kl_point_as_nan() -> None:
     assert np.isnan(out[0]) and 0.3 < out[1] < 1.0
 
 
+@pytest.mark.claim("vy-g2-lower-bound", way="closed form")
+@pytest.mark.claim("vy-ginf-lower-bound", way="closed form")
 def test_lower_bound_values() -> None:
     assert_rel(binary.lower_bound(0.3, [0.1, 0.5, 2.0], 1.0), [0.9, 0.5, 0.3], rtol=1e-15)
     assert_rel(binary.lower_bound(0.3, [0.5, 2.0], 1.0, math.inf), [0.8, 0.3], rtol=1e-15)

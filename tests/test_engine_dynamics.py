@@ -194,6 +194,7 @@ GRPO_PROBLEMS = {
 # ------------------------------------------------------------------ GRPO update
 
 
+@pytest.mark.claim("vy-stationarity", way="exact numerics")
 @pytest.mark.parametrize("problem", sorted(GRPO_PROBLEMS))
 @pytest.mark.parametrize("group_size", [2, 3, 4])
 @pytest.mark.parametrize("std", ["population", "sample", "none"])
@@ -208,6 +209,7 @@ def test_grpo_expected_update_is_brute_force(problem: str, group_size: int, std:
     assert abs(got.sum()) <= MATCH
 
 
+@pytest.mark.claim("vy-k3-reverse-kl-gradient", way="exact numerics")
 @pytest.mark.parametrize("problem", ["three-levels", "inexact-ties", "stochastic-3"])
 @pytest.mark.parametrize(("std", "eps"), [("population", 0.0), ("sample", 1e-4), ("population", 0.3),
                                           ("none", 0.0)])
@@ -284,6 +286,7 @@ def test_gvpo_expected_update_is_brute_force(sampler: str, group_size: int, scal
     np.testing.assert_allclose(got, beta * factor * s * (g - s @ g), rtol=0, atol=MATCH)
 
 
+@pytest.mark.claim("gvpo-mse", way="exact numerics")
 @pytest.mark.parametrize("sampler", ["on-policy", "off-policy", "partial-support"])
 def test_gvpo_update_is_the_gradient_of_the_mse(sampler: str) -> None:
     r = np.array([1.0, 0.0, 2.5])
@@ -305,6 +308,7 @@ def test_gvpo_update_off_support_of_reference() -> None:
     assert got[1] == 0.0
 
 
+@pytest.mark.claim("gvpo-any-sampler", way="exact numerics")
 @pytest.mark.parametrize("sampler", sorted(PI_S))
 def test_gvpo_weights_vanish_at_the_kl_optimum(sampler: str) -> None:
     # docs/theory.md §5: at π* every sampled weight w_i is 0, whatever the group, so the
@@ -343,6 +347,7 @@ def fixed_point_gap(pi, pi_ref, pref, beta, penalty) -> float:
     return float(np.max(np.abs(pi - target / target.sum())))
 
 
+@pytest.mark.claim("vy-stationarity", way="training")
 @pytest.mark.parametrize(("pi_ref", "rewards", "beta", "group_size", "std", "penalty"), FLOW_PROBLEMS)
 def test_grpo_flow_reaches_the_stationary_policy(pi_ref, rewards, beta, group_size, std,
                                                  penalty) -> None:
@@ -364,6 +369,7 @@ def test_grpo_flow_reaches_the_stationary_policy(pi_ref, rewards, beta, group_si
                                                      penalty), 0.0, rtol=0, atol=1e-10)
 
 
+@pytest.mark.claim("vy-stationarity", way="training")
 def test_grpo_flow_binary_matches_independent_root() -> None:
     flow = grpo_flow([0.3, 0.7], [1.0, 0.0], 1.0, 8, tol=1e-12)
     assert flow.policy[0] == pytest.approx(binary_finite_g(0.3, 1.0, 8), abs=1e-8)
@@ -371,6 +377,7 @@ def test_grpo_flow_binary_matches_independent_root() -> None:
     assert np.all(np.diff(flow.times) > 0) and flow.policies.shape == (flow.times.size, 2)
 
 
+@pytest.mark.claim("gvpo-any-sampler", way="training")
 @pytest.mark.parametrize(
     ("pi_ref", "rewards", "beta", "pi_s", "group_size"),
     [
@@ -393,6 +400,7 @@ def test_gvpo_flow_reaches_the_kl_optimum(pi_ref, rewards, beta, pi_s, group_siz
                                rtol=0, atol=1e-10)
 
 
+@pytest.mark.claim("vy-not-log-pooling", way="training")
 def test_grpo_and_gvpo_flows_settle_at_different_policies() -> None:
     # docs/theory.md §5: GRPO's optimum is generally not π*.
     pi_ref, r = np.array([0.3, 0.7]), np.array([1.0, 0.0])
@@ -402,6 +410,7 @@ def test_grpo_and_gvpo_flows_settle_at_different_policies() -> None:
     assert abs(grpo[0] - gvpo[0]) > 0.1
 
 
+@pytest.mark.claim("vy-stationarity", way="training")
 def test_expected_gradient_ascent_reaches_the_stationary_policy() -> None:
     pi_ref, r, beta, g = np.array([0.3, 0.7]), np.array([1.0, 0.0]), 1.0, 8
     pi, steps, norm = expected_gradient_ascent(

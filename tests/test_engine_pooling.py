@@ -34,6 +34,7 @@ def test_binary_reference_value() -> None:
     assert pi[0] == pytest.approx(0.3 * math.e / (0.3 * math.e + 0.7), abs=1e-15)
 
 
+@pytest.mark.claim("rlhf-log-pooling", way="closed form")
 @given(
     weights=st.lists(st.floats(1e-6, 1.0), min_size=1, max_size=8),
     data=st.data(),
@@ -50,6 +51,7 @@ def test_matches_direct_formula(weights: list[float], data: st.DataObject, beta:
     assert got.sum() == pytest.approx(1.0, abs=1e-14)
 
 
+@pytest.mark.claim("rlhf-log-pooling", way="exact numerics")
 def test_is_the_maximiser_of_the_regularised_objective() -> None:
     # E_π[r] − β·KL(π‖π_ref) is strictly concave; no perturbation of π* may improve it.
     rng = np.random.default_rng(0)

@@ -59,6 +59,8 @@ def small_problems(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
     return draw(policies(k)), draw(tied_rewards(k)), g
 
 
+@pytest.mark.claim("vy-preference-model", way="exact numerics")
+@pytest.mark.claim("vy-advantage", way="exact numerics")
 @given(problem=small_problems(), std=st.sampled_from(STDS))
 def test_matches_brute_force_over_output_tuples(
     problem: tuple[np.ndarray, np.ndarray, int], std: str
@@ -78,6 +80,7 @@ def test_brute_force_fixed_case(std: str) -> None:
     assert got[1] == got[3]
 
 
+@pytest.mark.claim("vy-preference-model", way="exact numerics")
 @given(
     k=st.integers(2, 6),
     g=st.integers(2, 64),
@@ -91,6 +94,7 @@ def test_matches_level_enumeration(k: int, g: int, std: str, data: st.DataObject
                                rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.claim("vy-preference-model", way="exact numerics")
 @pytest.mark.parametrize(
     ("k", "g", "std", "seed"),
     [(6, 12, "population", 1), (5, 20, "sample", 2), (8, 9, "population", 3), (4, 40, "none", 4)],
@@ -120,6 +124,7 @@ def test_engine_monte_carlo_is_honest(std: str) -> None:
     np.testing.assert_allclose(est.stderr, se_ref, rtol=0.1)
 
 
+@pytest.mark.claim("vy-g2-pairwise", way="exact numerics")
 @given(pi=policies(5), r=tied_rewards(5))
 def test_group_of_two_is_pairwise_comparison(pi: np.ndarray, r: np.ndarray) -> None:
     pair = pairwise_preference(pi, r)
@@ -136,6 +141,7 @@ def test_sample_std_is_population_times_factor(pi: np.ndarray, r: np.ndarray, g:
                                rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.claim("vy-no-std-preference", way="closed form")
 @given(pi=policies(6), r=st.lists(st.floats(-5.0, 5.0), min_size=6, max_size=6),
        g=st.one_of(st.integers(2, 10_000), st.just(math.inf)))
 def test_no_std_closed_form(pi: np.ndarray, r: list[float], g: float) -> None:
@@ -145,12 +151,14 @@ def test_no_std_closed_form(pi: np.ndarray, r: list[float], g: float) -> None:
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.claim("vy-large-group-preference", way="closed form")
 @given(pi=policies(6), r=tied_rewards(6), std=st.sampled_from(["population", "sample"]))
 def test_infinite_group_formula(pi: np.ndarray, r: np.ndarray, std: str) -> None:
     np.testing.assert_allclose(preference_model(pi, r, math.inf, std),
                                infinite_group_preference(pi, r), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.claim("vy-preference-model", way="exact numerics")
 @given(pi=policies(5), r=tied_rewards(5), std=st.sampled_from(STDS),
        g=st.one_of(st.integers(2, 300), st.just(math.inf)))
 def test_policy_average_is_zero(pi: np.ndarray, r: np.ndarray, std: str, g: float) -> None:
@@ -181,6 +189,7 @@ def test_binary_binomial_formula(p: float, g: int, std: str) -> None:
     np.testing.assert_allclose(got, [pa, pb], rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.claim("vy-large-group-preference", way="exact numerics")
 def test_finite_group_converges_like_one_over_g() -> None:
     pi = np.array([0.2, 0.5, 0.3])
     r = np.array([0.0, 1.0, 3.0])
@@ -199,6 +208,7 @@ def test_binary_converges_like_one_over_g() -> None:
     np.testing.assert_allclose(scaled, scaled[-1], rtol=0.03)
 
 
+@pytest.mark.claim("vy-advantage", way="exact numerics")
 def test_ties_give_zero_advantage() -> None:
     # Single rewarded level in the support: every group ties, P_G = 0 (0/0 := 0).
     pi = np.array([0.5, 0.5, 0.0])

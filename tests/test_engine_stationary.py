@@ -90,6 +90,7 @@ p_refs = st.floats(1e-6, 1 - 1e-6)
 log_betas = st.floats(math.log(1e-3), math.log(1e3)).map(math.exp)
 
 
+@pytest.mark.claim("vy-eq14-g2", way="closed form")
 @given(p_ref=p_refs, beta=log_betas)
 def test_binary_group_of_two_closed_form(p_ref: float, beta: float) -> None:
     res = grpo_stationary_policy([p_ref, 1 - p_ref], [1.0, 0.0], beta, 2)
@@ -100,6 +101,7 @@ def test_binary_group_of_two_closed_form(p_ref: float, beta: float) -> None:
     assert abs(p * p + (beta - 1) * p - beta * p_ref) <= 1e-12 * max(1.0, beta)
 
 
+@pytest.mark.claim("vy-eq15-ginf", way="closed form")
 @given(p_ref=p_refs, beta=log_betas)
 def test_binary_infinite_group_closed_form(p_ref: float, beta: float) -> None:
     res = grpo_stationary_policy([p_ref, 1 - p_ref], [1.0, 0.0], beta, math.inf)
@@ -119,6 +121,7 @@ def test_binary_sample_std_group_of_two_is_paper_eq14(p_ref: float, beta: float)
     assert res.policy[0] == pytest.approx(expected, rel=1e-10, abs=1e-13)
 
 
+@pytest.mark.claim("vy-stationarity", way="exact numerics")
 @pytest.mark.parametrize("group_size", [3, 5, 16, 64, 200])
 @pytest.mark.parametrize("std", ["population", "sample"])
 @pytest.mark.parametrize(("p_ref", "beta"), [(0.3, 1.0), (0.05, 0.2), (0.9, 3.0), (0.5, 0.01)])
@@ -130,6 +133,7 @@ def test_binary_finite_group_by_independent_root(
     assert res.policy[0] == pytest.approx(binary_finite_g(p_ref, beta, group_size, std), abs=1e-12)
 
 
+@pytest.mark.claim("vy-g2-limits", way="exact numerics")
 @given(p_ref=p_refs, g=st.one_of(st.integers(2, 64), st.just(math.inf)))
 def test_binary_moves_towards_reference_as_beta_grows(p_ref: float, g: float) -> None:
     grid = np.geomspace(1e-3, 1e3, 25)
@@ -172,6 +176,7 @@ def problems(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
 group_sizes = st.one_of(st.integers(2, 64), st.just(math.inf))
 
 
+@pytest.mark.claim("vy-stationarity", way="exact numerics")
 @given(problem=problems(), beta=log_betas, g=group_sizes, std=st.sampled_from(STDS))
 def test_reverse_kl_stationary_point_properties(
     problem: tuple[np.ndarray, np.ndarray], beta: float, g: float, std: str
@@ -190,6 +195,7 @@ def test_reverse_kl_stationary_point_properties(
     np.testing.assert_allclose(res.preference, pref, rtol=1e-9, atol=1e-11)
 
 
+@pytest.mark.claim("vy-direct-kl-stationarity", way="exact numerics")
 @given(problem=problems(), beta=log_betas, g=st.integers(2, 64), std=st.sampled_from(STDS))
 def test_direct_kl_stationary_point_properties(
     problem: tuple[np.ndarray, np.ndarray], beta: float, g: int, std: str
@@ -243,6 +249,7 @@ def test_preference_at_a_level_mass_near_the_smallest_normal() -> None:
     assert pb == pytest.approx(-p * math.sqrt(54.0), rel=1e-9)
 
 
+@pytest.mark.claim("vy-no-std-direct-kl-pooling", way="exact numerics")
 @given(
     k=st.integers(2, 6),
     data=st.data(),
@@ -272,6 +279,7 @@ def test_no_std_direct_kl_pooling_fixed_case() -> None:
         np.testing.assert_allclose(res.policy, log_pooling(pi_ref, r, g * 0.4 / (g - 1)), atol=1e-10)
 
 
+@pytest.mark.claim("vy-not-log-pooling", way="exact numerics")
 def test_grpo_optimum_differs_from_kl_optimum() -> None:
     res = grpo_stationary_policy([0.3, 0.7], [1.0, 0.0], 1.0, 8)
     assert abs(res.policy[0] - kl_optimal_policy([0.3, 0.7], [1.0, 0.0], 1.0)[0]) > 0.1
@@ -287,6 +295,7 @@ def test_single_reward_level_is_the_reference() -> None:
     np.testing.assert_allclose(res.policy, pi_ref, atol=1e-15)
 
 
+@pytest.mark.claim("derived-noisy-rewards", way="exact numerics")
 def test_stochastic_rewards_fixed_point_by_brute_force() -> None:
     pi_ref = np.array([0.2, 0.5, 0.3])
     success = np.array([0.9, 0.3, 0.6])

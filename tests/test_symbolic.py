@@ -57,6 +57,8 @@ FAST_GRID = [(2, g, s, pen) for g in (2, 3, 4) for s in ob.STD_CHOICES for pen i
 FULL_GRID = [(3, g, s, pen) for g in (2, 3, 4) for s in ob.STD_CHOICES for pen in ob.PENALTY_CHOICES]
 
 
+@pytest.mark.claim("vy-stationarity", way="closed form")
+@pytest.mark.claim("vy-direct-kl-stationarity", way="closed form")
 @pytest.mark.parametrize(("k", "g", "std", "penalty"), FAST_GRID)
 def test_grpo_gradient_is_theory_ascent_direction(k, g, std, penalty) -> None:
     st_ = ob.grpo_stationarity(k, g, std, penalty)
@@ -79,6 +81,7 @@ def test_wrong_ascent_direction_is_detected() -> None:
         assert ob.zero_simplify(st_.gradient[o] - flipped) != 0
 
 
+@pytest.mark.claim("vy-stationarity", way="closed form")
 @pytest.mark.parametrize(("k", "g"), [(2, 3), (3, 3), pytest.param(3, 4, marks=pytest.mark.slow)])
 def test_reverse_kl_fixed_point_solves_for_pi_ref(k, g) -> None:
     st_ = ob.grpo_stationarity(k, g)
@@ -94,6 +97,7 @@ def preference_fn(g: int, std: str):
     return sp.lambdify(st_.pi[:2], sp.Matrix(st_.preference), "numpy")
 
 
+@pytest.mark.claim("vy-preference-model", way="closed form")
 @pytest.mark.parametrize(("g", "std"), [(2, "population"), (3, "sample"), (4, "population"), (4, "none")])
 @given(a=st.floats(0.05, 0.9), frac=st.floats(0.05, 0.95))
 def test_symbolic_preference_matches_engine(g, std, a, frac) -> None:
@@ -107,11 +111,14 @@ def test_symbolic_preference_matches_engine(g, std, a, frac) -> None:
 # ------------------------------------------------------------------------------ GVPO
 
 
+@pytest.mark.claim("gvpo-mse", way="closed form")
 @pytest.mark.parametrize(("k", "n"), [(2, 2), (2, 3), (3, 2)])
 def test_gvpo_loss_gradient_is_mse_gradient(k, n) -> None:
     assert all(r == 0 for r in ob.gvpo_loss_is_mse(k, n))
 
 
+@pytest.mark.claim("gvpo-unique-optimum", way="closed form")
+@pytest.mark.claim("gvpo-any-sampler", way="closed form")
 @pytest.mark.parametrize(("k", "n"), [(2, 2), (2, 3), (3, 2), (3, 3)])
 def test_gvpo_expected_direction_and_optimum(k, n) -> None:
     st_ = ob.gvpo_stationarity(k, n)
@@ -133,6 +140,9 @@ def test_gvpo_loss_is_mse_three_outputs_three_members() -> None:
 # ---------------------------------------------------------------------- binary closed forms
 
 
+@pytest.mark.claim("vy-eq14-g2", way="closed form")
+@pytest.mark.claim("vy-eq15-ginf", way="closed form")
+@pytest.mark.claim("derived-g3-binary", way="closed form")
 @pytest.mark.parametrize(("g", "std"), [(2, "population"), (3, "population"), (2, "sample"),
                                          (3, "sample"), (math.inf, "population")])
 @given(p_ref=probs, beta=betas)
@@ -143,6 +153,7 @@ def test_binary_closed_form_matches_engine(g, std, p_ref, beta) -> None:
     assert abs(f(p_ref, beta) - want) < TOL
 
 
+@pytest.mark.claim("vy-no-std-preference", way="closed form")
 @pytest.mark.parametrize("g", [2, 5, 17, math.inf])
 @given(p_ref=probs, beta=betas)
 def test_binary_no_std_closed_form_matches_engine(g, p_ref, beta) -> None:
@@ -159,6 +170,7 @@ def test_theory_reference_values() -> None:
     assert abs(float(bn.log_pooling_binary().subs({bn.p_ref: 0.3, ob.beta: 1})) - 0.538101526224449) < TOL
 
 
+@pytest.mark.claim("derived-g3-binary", way="closed form")
 def test_g3_population_is_margin_sqrt2() -> None:
     assert bn.margin_of(3) == sp.sqrt(2)
     assert bn.margin_of(2) == 1
@@ -166,6 +178,7 @@ def test_g3_population_is_margin_sqrt2() -> None:
     assert bn.margin_of(4) is None
 
 
+@pytest.mark.claim("vy-eq14-g2", way="closed form")
 def test_margin_solution_is_paper_eq14() -> None:
     b, g, pr = ob.beta, bn.gamma, bn.p_ref
     paper = ((1 - b / g) + sp.sqrt((1 - b / g) ** 2 + 4 * (b / g) * pr)) / 2
@@ -174,6 +187,8 @@ def test_margin_solution_is_paper_eq14() -> None:
     assert sp.simplify(bn.margin_solution() - wrong) != 0
 
 
+@pytest.mark.claim("vy-confidence-margin", way="closed form")
+@pytest.mark.claim("vy-g2-beta-over-gamma", way="closed form")
 @given(s_a=st.floats(0.3, 0.99), s_b=st.floats(0.0, 0.25), p_ref=probs, beta=st.floats(0.05, 5.0))
 def test_margin_solution_matches_bernoulli_rewards(s_a, s_b, p_ref, beta) -> None:
     """Noisy verifier: γ = s_a − s_b, and eq. (14) is the G = 2 stationary point."""
@@ -185,16 +200,19 @@ def test_margin_solution_matches_bernoulli_rewards(s_a, s_b, p_ref, beta) -> Non
     assert got >= max(1 - beta / (s_a - s_b), p_ref) - 1e-15
 
 
+@pytest.mark.claim("vy-ginf-lower-bound", way="closed form")
 def test_large_group_lower_bound() -> None:
     assert sp.simplify(sp.limit(bn.stationary_closed_form(math.inf), bn.p_ref, 0) - 1 / (1 + ob.beta**2)) == 0
 
 
+@pytest.mark.claim("rlhf-log-pooling", way="closed form")
 @given(p_ref=probs, beta=betas)
 def test_log_pooling_matches_engine(p_ref, beta) -> None:
     f = bn.numeric(bn.log_pooling_binary(), bn.p_ref, ob.beta)
     assert abs(f(p_ref, beta) - kl_optimal_policy([1 - p_ref, p_ref], [0, 1], beta)[1]) < TOL
 
 
+@pytest.mark.claim("rlhf-log-pooling", way="closed form")
 def test_log_pooling_stationarity_symbolic() -> None:
     assert all(r == 0 for r in pl.log_pooling_stationarity(3))
 
@@ -202,6 +220,7 @@ def test_log_pooling_stationarity_symbolic() -> None:
 # ----------------------------------------------------------------- no std + direct KL
 
 
+@pytest.mark.claim("vy-no-std-preference", way="closed form")
 def test_no_std_preference_symbolic() -> None:
     assert pl.no_std_preference_general() == 0
     for g in (2, 3, 4):
@@ -219,6 +238,7 @@ def test_no_std_direct_kl_wrong_beta_is_detected() -> None:
     assert ob.zero_simplify(d[0] - d[1]) != 0
 
 
+@pytest.mark.claim("vy-no-std-direct-kl-pooling", way="exact numerics")
 @pytest.mark.parametrize("g", [2, 3, 8])
 @given(a=st.floats(0.05, 0.9), frac=st.floats(0.05, 0.95), beta=st.floats(0.1, 10.0))
 def test_no_std_direct_kl_is_pooling_numerically(g, a, frac, beta) -> None:
@@ -232,12 +252,14 @@ def test_no_std_direct_kl_is_pooling_numerically(g, a, frac, beta) -> None:
 # ------------------------------------------------------------------ limits and 1/β
 
 
+@pytest.mark.claim("vy-g2-limits", way="closed form")
 @pytest.mark.parametrize("g", [2, 3, math.inf])
 def test_limits(g) -> None:
     assert bn.limits(bn.stationary_closed_form(g)) == (1, bn.p_ref)
     assert bn.limits(bn.log_pooling_binary()) == (1, bn.p_ref)
 
 
+@pytest.mark.claim("derived-small-deviation", way="closed form")
 @pytest.mark.parametrize("g", [2, 3, math.inf])
 def test_small_deviation_coefficient(g) -> None:
     c1 = bn.small_deviation_coefficient(g)
@@ -250,6 +272,7 @@ def test_small_deviation_coefficient(g) -> None:
         assert abs(beta * (p - 0.3) - f(0.3)) < 2.0 / beta
 
 
+@pytest.mark.claim("derived-small-deviation", way="closed form")
 def test_g2_and_pooling_agree_to_first_order() -> None:
     pool = bn.inverse_beta_expansion(bn.log_pooling_binary())
     assert sp.simplify(pool - bn.inverse_beta_expansion(bn.stationary_closed_form(2))) == 0
@@ -298,6 +321,7 @@ def test_symbolic_binomial_sum_matches_mpmath(g) -> None:
             assert abs(f(mpmath.mpf(pv)) - mp_preference(g, pv)) < mpmath.mpf(10) ** -30
 
 
+@pytest.mark.claim("derived-large-group-correction", way="closed form")
 def test_preference_expansion_against_mpmath() -> None:
     """G·(P_G − P_∞) → c_P(p) with an O(1/G) gap, from the exact binomial sum."""
     exp = lg.preference_expansion()
@@ -307,6 +331,7 @@ def test_preference_expansion_against_mpmath() -> None:
     assert gaps[1] < gaps[0] / 5 and gaps[1] < 1e-3
 
 
+@pytest.mark.claim("derived-large-group-correction", way="exact numerics")
 @pytest.mark.parametrize("std", ["population", "sample"])
 def test_large_group_correction_against_engine(std) -> None:
     chk = lg.check_large_group_correction(0.3, 1.0, (1000, 10000), std=std)
@@ -327,6 +352,7 @@ def test_large_group_engine_against_mpmath_fixed_point() -> None:
 # ------------------------------------------------------------- direct KL at G = ∞
 
 
+@pytest.mark.claim("derived-direct-kl-threshold", way="closed form")
 def test_direct_kl_threshold_symbolic() -> None:
     x_star, top = bn.direct_kl_ginf_threshold()
     assert x_star == 2 * sp.asinh(ob.beta)
@@ -334,6 +360,8 @@ def test_direct_kl_threshold_symbolic() -> None:
     assert bn.logit_gap_ginf() == 2 * sp.cosh(bn.x / 2)
 
 
+@pytest.mark.claim("derived-direct-kl-threshold", way="exact numerics")
+@pytest.mark.claim("vy-direct-kl-ginf-roots", way="exact numerics")
 @given(p_ref=st.floats(0.01, 0.995), beta=st.floats(0.3, 5.0))
 def test_direct_kl_existence_matches_engine(p_ref, beta) -> None:
     threshold = 2 * math.asinh(beta) - 2 * math.sqrt(1 + beta * beta) / beta

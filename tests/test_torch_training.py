@@ -58,6 +58,7 @@ def _targets(bandits, beta, group_size, std="population", penalty="reverse_kl"):
 # ------------------------------------------------------------------ exact expected mode
 
 
+@pytest.mark.claim("gvpo-any-sampler", way="training")
 @pytest.mark.parametrize("sampler", ["on-policy", "reference", "uniform", "mixture"])
 def test_expected_gvpo_reaches_pi_star(sampler):
     b = make_bandits(8, 3, rewards="levels", concentration=3.0, seed=3)
@@ -70,6 +71,8 @@ def test_expected_gvpo_reaches_pi_star(sampler):
     assert run.kl[-1] < 1e-12
 
 
+@pytest.mark.claim("vy-stationarity", way="training")
+@pytest.mark.claim("vy-not-log-pooling", way="training")
 @pytest.mark.parametrize(
     ("std", "penalty", "group_size"),
     [
@@ -99,6 +102,7 @@ def test_expected_grpo_reaches_its_stationary_point_not_pi_star(std, penalty, gr
     assert np.max(np.abs(run.policy - pi_star)) > 1e-2
 
 
+@pytest.mark.claim("derived-noisy-rewards", way="training")
 def test_expected_grpo_with_noisy_rewards_reaches_the_stochastic_stationary_point():
     b = make_bandits(6, 3, rewards="bernoulli", concentration=3.0, seed=2)
     rep = verify(
@@ -121,6 +125,8 @@ def test_expected_grpo_with_noisy_rewards_reaches_the_stochastic_stationary_poin
 # ------------------------------------------------------------------ sampled GVPO
 
 
+@pytest.mark.claim("gvpo-unique-optimum", way="training")
+@pytest.mark.claim("gvpo-any-sampler", way="training")
 @pytest.mark.parametrize("sampler", ["on-policy", "reference", "uniform", "mixture", "replay"])
 def test_sampled_gvpo_converges_to_pi_star_with_no_noise_floor(sampler):
     b = make_bandits(16, 4, rewards="binary", concentration=3.0, seed=11)
@@ -198,6 +204,8 @@ def _noise_bound(bandits, method, theta_star, beta, k, sampler_probs=None, n_noi
     return out
 
 
+@pytest.mark.claim("vy-stationarity", way="training")
+@pytest.mark.claim("vy-not-log-pooling", way="training")
 def test_sampled_grpo_reaches_its_stationary_point_within_the_noise_bound_and_not_pi_star():
     beta, k, steps = 0.5, 4, 4000
     b = make_bandits(24, 3, rewards="binary", concentration=3.0, seed=7)
@@ -218,6 +226,7 @@ def test_sampled_grpo_reaches_its_stationary_point_within_the_noise_bound_and_no
     assert np.all(dist[separated] > gap[separated] - np.max(bound, axis=-1)[separated])
 
 
+@pytest.mark.claim("derived-noisy-rewards", way="training")
 def test_sampled_gvpo_with_noisy_rewards_reaches_expected_reward_optimum_within_the_noise_bound():
     beta, k, steps = 1.0, 8, 4000
     b = make_bandits(8, 3, rewards="bernoulli", concentration=3.0, seed=8)
@@ -232,6 +241,7 @@ def test_sampled_gvpo_with_noisy_rewards_reaches_expected_reward_optimum_within_
     assert err.max() > 0  # noisy rewards: no exact convergence, unlike deterministic ones
 
 
+@pytest.mark.claim("derived-noisy-rewards", way="training")
 def test_sampled_grpo_with_noisy_rewards_reaches_the_stochastic_stationary_point_within_the_noise_bound():
     beta, k, steps = 0.5, 4, 4000
     b = make_bandits(16, 3, rewards="bernoulli", concentration=3.0, seed=12)

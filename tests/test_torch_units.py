@@ -311,6 +311,7 @@ def test_grpo_grad_is_autograd_of_grpo_loss(std, penalty, eps):
     assert float(theta.grad.abs().max()) > 1e-3
 
 
+@pytest.mark.claim("gvpo-unique-optimum", way="exact numerics")
 def test_gvpo_weights_vanish_at_pi_star_for_any_samples():
     b, k_arms, g = 50, 6, 7
     gen = torch.Generator().manual_seed(3)
@@ -347,6 +348,7 @@ def _advantages_loop(rewards: np.ndarray, std: str, eps: float) -> np.ndarray:
     return out
 
 
+@pytest.mark.claim("vy-advantage", way="exact numerics")
 @pytest.mark.parametrize("std", STDS)
 @pytest.mark.parametrize("eps", [0.0, 0.1])
 @pytest.mark.parametrize("g", [2, 3, 6])
