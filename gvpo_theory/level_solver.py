@@ -200,20 +200,25 @@ def _rounding_floor(z: NDArray[np.float64], pb: _Problem, beta: float) -> float:
 def solve_levels(
     q_ref: NDArray, structure: RewardStructure, beta: float, obj: Objective
 ) -> tuple[NDArray, int, bool]:
-    """Level mixture m at the stationary point of one problem (profile masses q_ref)."""
+    """Profile masses w (S,) at the stationary point of one problem (profile masses q_ref).
+
+    For deterministic rewards the profiles are the reward levels, so w is the level
+    mixture m; otherwise m = Σ_s w_s·D_s. Returning w (not m) lets the caller form
+    π = π_ref·w_s/Q_s exactly, also where 1 − P_s/β underflows relative to 1.
+    """
     keep = q_ref > 0
     dist = structure.dist[keep]
     reach = dist.sum(axis=0) > 0
     dist = dist[:, reach]
-    m_full = np.zeros(structure.n_levels)
-    if int(reach.sum()) == 1:
-        m_full[reach] = 1.0
-        return m_full, 0, True
+    w_full = np.zeros(structure.n_profiles)
+    if int(keep.sum()) == 1:
+        w_full[keep] = 1.0
+        return w_full, 0, True
     if structure.deterministic and int(reach.sum()) == 2:
         # only two levels carry π_ref mass: the bracketed binary solver is exact there
         m2, iters, ok = solve_binary(q_ref[keep], structure.levels[reach], np.asarray(beta), obj)
-        m_full[reach] = m2
-        return m_full, int(iters), bool(ok)
+        w_full[keep] = m2
+        return w_full, int(iters), bool(ok)
     with np.errstate(divide="ignore"):
         log_dist = np.log(dist)
     pb = _Problem(np.log(q_ref[keep]), dist, log_dist, structure.levels[reach], obj)
@@ -224,25 +229,43 @@ def solve_levels(
         a_scale = float(np.max(np.abs(level_advantages_kernel(m0, pb.levels, obj))))
         z, err, it = _continuation(pb, beta, z0, a_scale)
         total += it
-    # the multiplied-out equations q_l·(1 − a_l/β) = Q_l exist for the k3 penalty only
-    polish = structure.deterministic and not obj.penalty.exponential_weights
+    # the multiplied-out equations w_s·(1 − P_s/β) = Q_s exist for the k3 penalty only
+    polish = not obj.penalty.exponential_weights
     if err > _ACCEPT and polish and err < 1e-3:
         # Close, but stalled at the log-space rounding floor (a tiny 1 − P/β): finish on
         # the well-scaled multiplied-out equations instead of integrating the flow.
-        m, polished = _polish_levels(_softmax0(z), pb, beta)
+        w, polished = _polish_profiles(_profile_masses(_softmax0(z), pb, beta), pb, beta)
         if polished:
-            m_full[reach] = m
-            return m_full, total, True
+            w_full[keep] = w
+            return w_full, total, True
     if err > _ACCEPT:
         z, err, it = _newton(_natural_flow(pb, beta), pb, beta, 1e-15, 50)
         total += it
     ok = err <= max(_ACCEPT, _rounding_floor(z, pb, beta))
-    m = _softmax0(z)
+    w = _profile_masses(_softmax0(z), pb, beta)
     if polish:
-        m, polished = _polish_levels(m, pb, beta)
+        w, polished = _polish_profiles(w, pb, beta)
         ok = ok or polished
-    m_full[reach] = m
-    return m_full, total, bool(ok)
+    w_full[keep] = w
+    return w_full, total, bool(ok)
+
+
+def _profile_masses(m: NDArray[np.float64], pb: _Problem, beta: float) -> NDArray[np.float64]:
+    """Profile masses w that the fixed-point map assigns to the level mixture m.
+
+    Deterministic rewards: w = m (profiles are levels). Otherwise the penalty's weights
+    from P_s(m); where those are undefined (1 − P_s/β ≤ 0 by rounding), the least-squares
+    solution of Σ_s w_s·D_s = m, kept positive, as a start for the polish.
+    """
+    if np.array_equal(pb.dist, np.eye(m.size)):
+        return m
+    pref = pb.dist @ level_advantages_kernel(m, pb.levels, pb.obj)
+    log_w = pb.obj.penalty.log_weights(pb.q_log, pref, beta)
+    if log_w is not None and np.all(np.isfinite(log_w)):
+        return np.exp(log_w - logsumexp(log_w))
+    w = np.linalg.lstsq(pb.dist.T, m, rcond=None)[0]
+    w = np.maximum(w, np.exp(pb.q_log) * 1e-3)
+    return w / w.sum()
 
 
 def _softmax0(z: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -251,34 +274,36 @@ def _softmax0(z: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.exp(logits - logsumexp(logits))
 
 
-def _polish_levels(m: NDArray[np.float64], pb: _Problem, beta: float) -> tuple[NDArray[np.float64], bool]:
-    """Newton on the multiplied-out level equations F_l(q) = q_l·(1 − a_l(q)/β) − Q_l.
+def _polish_profiles(w: NDArray[np.float64], pb: _Problem, beta: float) -> tuple[NDArray[np.float64], bool]:
+    """Newton on the multiplied-out profile equations F_s(w) = w_s·(1 − P_s(w)/β) − Q_s.
 
-    Deterministic rewards, reverse KL. The log-space system divides by 1 − a_l/β, which is
-    ~Q_l/q_l and can be 1e-12 for a best level with a tiny π_ref mass; F is well scaled
-    there (its Jacobian is O(1)), so a few steps from the log-space answer bring the level
-    masses to ~1e-16 absolute, which the verification of 1 − P/β > 0 needs. Returns
-    (q, |F| <= 1e-14). Σ_l F_l = −Σ_l q_l·a_l/β = 0 on the simplex, so q_0 = 1 − Σ_{l>0} q_l.
+    k3 penalty. P_s(w) = Σ_l D_s(l)·a_l(m), m = Σ_t w_t·D_t. The log-space system divides
+    by 1 − P_s/β, which is ~Q_s/w_s and can be 1e-12 for a profile with a tiny π_ref mass;
+    F is well scaled there (its Jacobian diag(1 − P/β) − diag(w)·D·J_a·Dᵀ/β is O(1)), so a
+    few steps from the log-space answer bring the masses to ~1e-16 absolute, which the
+    verification of 1 − P/β > 0 needs. Returns (w, |F| <= 1e-14). Σ_s F_s = −Σ_s w_s·P_s/β
+    = 0 on the simplex, so w_0 = 1 − Σ_{s>0} w_s.
     """
     q_ref = np.exp(pb.q_log)
-    n = m.size
-    dq_dz = np.vstack([-np.ones((1, n - 1)), np.eye(n - 1)])
+    n = w.size
+    dw_dz = np.vstack([-np.ones((1, n - 1)), np.eye(n - 1)])
 
-    def f(q: NDArray[np.float64]) -> NDArray[np.float64]:
-        a = level_advantages_kernel(q, pb.levels, pb.obj)
-        return q * (1.0 - a / beta) - q_ref
+    def f(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        a = level_advantages_kernel(x @ pb.dist, pb.levels, pb.obj)
+        return x * (1.0 - (pb.dist @ a) / beta) - q_ref
 
-    q = m.copy()
-    r = f(q)
+    x = w.copy()
+    r = f(x)
     err = float(np.max(np.abs(r)))
-    for _ in range(8):
-        if err <= 1e-17 or np.any(q <= 0):
+    for _ in range(12):
+        if err <= 1e-17 or np.any(x <= 0):
             break
-        a = level_advantages_kernel(q, pb.levels, pb.obj)
-        ja = level_advantages_jacobian_kernel(q, pb.levels, pb.obj)
-        jac = (np.diag(1.0 - a / beta) - q[:, None] * ja / beta) @ dq_dz
+        m = x @ pb.dist
+        pref = pb.dist @ level_advantages_kernel(m, pb.levels, pb.obj)
+        ja = pb.dist @ level_advantages_jacobian_kernel(m, pb.levels, pb.obj) @ pb.dist.T
+        jac = (np.diag(1.0 - pref / beta) - x[:, None] * ja / beta) @ dw_dz
         step = np.linalg.lstsq(jac, -r, rcond=None)[0]
-        trial = q + dq_dz @ step
+        trial = x + dw_dz @ step
         if np.any(trial <= 0):
             break
         trial /= trial.sum()
@@ -286,5 +311,5 @@ def _polish_levels(m: NDArray[np.float64], pb: _Problem, beta: float) -> tuple[N
         e_trial = float(np.max(np.abs(r_trial)))
         if not e_trial < err:
             break
-        q, r, err = trial, r_trial, e_trial
-    return q, err <= 1e-14
+        x, r, err = trial, r_trial, e_trial
+    return x, err <= 1e-14

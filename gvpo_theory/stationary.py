@@ -27,6 +27,7 @@ structure, and verifies every answer from the returned policy alone.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,7 @@ from .binary_solver import solve_binary
 from .level_solver import solve_levels
 from .objective import Objective, as_objective
 from .penalties import Penalty
-from .preference import MAX_TERMS, level_advantages_kernel, profile_preferences
+from .preference import MAX_TERMS, n_terms, profile_preferences
 from .problem import (
     RewardDistribution,
     Rewards,
@@ -103,22 +104,14 @@ class StationaryResult:
 # --------------------------------------------------------------------------- policy
 
 
-def _policy_from_mixture(
-    pi_ref: NDArray, q_ref: NDArray, structure: RewardStructure, m: NDArray, beta: NDArray,
-    obj: Objective,
-) -> NDArray:
-    """π from the solved mixture: π_ref reweighted profile by profile.
+def _policy_from_profiles(pi_ref: NDArray, q_ref: NDArray, structure: RewardStructure, w: NDArray) -> NDArray:
+    """π from the solved profile masses: π_ref reweighted profile by profile, π(o) = π_ref(o)·w_s/Q_s.
 
-    For deterministic rewards the weight of level l is exactly q_l/Q_l (one multiply per
-    output), which stays accurate where 1 − P/β underflows relative to 1 (tiny π_ref,
-    G = ∞). Otherwise the penalty's weights 1/(1 − P_s/β) or exp(P_s/β)/Z per profile.
+    One multiply per output, exact where 1 − P/β underflows relative to 1 (tiny π_ref,
+    G = ∞): the solvers deliver w itself, not 1/(1 − P/β).
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        if structure.deterministic:
-            weight = np.where(q_ref > 0, m / np.where(q_ref > 0, q_ref, 1.0), 0.0)
-        else:
-            pref = level_advantages_kernel(m, structure.levels, obj) @ structure.dist.T
-            weight = obj.penalty.profile_weights(pref, beta, q_ref)
+        weight = np.where(q_ref > 0, w / np.where(q_ref > 0, q_ref, 1.0), 0.0)
     pi = pi_ref * weight[..., structure.profile_of]
     total = pi.sum(axis=-1, keepdims=True)
     return pi / np.where(total > 0, total, 1.0)
@@ -307,6 +300,11 @@ def _solve_collapsed(
     levels, inverse = np.unique(r, return_inverse=True)
     if levels.size > COLLAPSE_MAX_LEVELS or levels.size < 2:
         return None
+    finite = not math.isinf(obj.group_size) and obj.std != "none"
+    if finite and n_terms(int(obj.group_size), levels.size) > max_terms:
+        # the union of levels would need a larger enumeration than any single problem:
+        # merging makes it dearer, so the problems are solved one by one
+        return None
     inverse = inverse.reshape(r.shape)
     one_hot = inverse[..., None] == np.arange(levels.size)
     q_ref = np.einsum("...k,...kl->...l", p, one_hot)
@@ -333,16 +331,16 @@ def _solve_structure(
     batch = b.shape
     q_ref = structure.profile_masses(p)
     if structure.deterministic and structure.n_levels == 2:
-        m, iters, ok = solve_binary(q_ref, structure.levels, b, obj)
+        w, iters, ok = solve_binary(q_ref, structure.levels, b, obj)
         method = "binary-bracketed"
     else:
         flat_q, flat_b = q_ref.reshape(-1, structure.n_profiles), b.reshape(-1)
         solved = [solve_levels(qi, structure, float(bi), obj) for qi, bi in zip(flat_q, flat_b)]
-        m = np.asarray([sol[0] for sol in solved]).reshape(*batch, structure.n_levels)
+        w = np.asarray([sol[0] for sol in solved]).reshape(*batch, structure.n_profiles)
         iters = np.asarray([sol[1] for sol in solved], dtype=np.int64).reshape(batch)
         ok = np.asarray([sol[2] for sol in solved], dtype=bool).reshape(batch)
         method = "level-newton"
-    pi = _policy_from_mixture(p, q_ref, structure, m, b, obj)
+    pi = _policy_from_profiles(p, q_ref, structure, w)
     # Verification from the returned policy alone: its own profile masses and P_G.
     w = structure.profile_masses(pi)
     pref_s, level_masses = profile_preferences(w, structure, obj, max_terms=max_terms)
