@@ -1,6 +1,12 @@
 # Every target is self-sufficient on a fresh machine with only Python:
 # it creates .venv and installs what it needs, once.
 PYTHON ?= python3
+# Where pip looks for torch. Empty (the default): pip's configured indexes, which on an
+# ordinary machine means PyPI, whose Linux torch wheel bundles CUDA (a multi-GB download,
+# what a GPU machine wants). For a CPU-only machine, point it at PyTorch's CPU index:
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+TORCH_VERSION ?= 2.13.0
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -10,8 +16,8 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# CPU build of torch first, so the [torch] extra never pulls a CUDA build.
-	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	# torch first, from TORCH_INDEX when set, so the [torch] extra below is already satisfied.
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,plots,torch]"
 	touch $(STAMP)
 

@@ -255,3 +255,49 @@ def test_sampled_grpo_with_noisy_rewards_reaches_the_stochastic_stationary_point
     gap = np.max(np.abs(target - pi_star), axis=-1)
     separated = gap > 2 * np.max(bound, axis=-1)
     assert separated.sum() >= 4, separated.sum()
+
+
+# ------------------------------------------------------------------ threads and the report
+
+
+def test_verify_defaults_to_one_thread_on_small_cpu_runs_and_restores_the_setting():
+    b = make_bandits(4, 3, rewards="binary", concentration=3.0, seed=1)
+    torch.set_num_threads(2)
+    seen = []
+    rep = verify(b, beta=1.0, group_size=4, methods=("gvpo",), samplers=("uniform",), steps=5,
+                 device="cpu", eval_every=1)
+    seen.append(torch.get_num_threads())
+    assert rep.settings["threads"] == 1 and seen == [2]
+    rep = verify(b, beta=1.0, group_size=4, methods=("gvpo",), samplers=("uniform",), steps=5,
+                 device="cpu", threads=2)
+    assert rep.settings["threads"] == 2 and torch.get_num_threads() == 2
+    with pytest.raises(ValueError, match="threads"):
+        verify(b, methods=("gvpo",), samplers=("uniform",), steps=5, device="cpu", threads=0)
+
+
+def test_report_holds_each_run_to_its_tolerance():
+    b = make_bandits(6, 3, rewards="binary", concentration=3.0, seed=7)
+    rep = verify(b, beta=0.8, group_size=4, samplers=("uniform",), steps=1500, device="cpu")
+    gvpo, grpo = rep.runs
+    pi_star, target = _targets(b, 0.8, 4)
+    # GVPO, deterministic rewards: no noise at π*, so √ε of float64
+    assert gvpo.tolerance == pytest.approx(np.finfo(np.float64).eps ** 0.5)
+    # GRPO: half the max-norm distance from its stationary point to π*, computed here directly
+    assert grpo.tolerance == pytest.approx(0.5 * np.max(np.abs(target - pi_star)), rel=1e-12)
+    assert rep.passed == (gvpo.passed and grpo.passed)
+    assert gvpo.passed == (np.max(np.abs(gvpo.policy - pi_star)) <= gvpo.tolerance)
+    table = rep.table().splitlines()
+    assert "tolerance" in table[0] and "pass" in table[0]
+    assert f"{gvpo.tolerance:.1e}" in table[2] and f"{grpo.tolerance:.1e}" in table[3]
+    # a tolerance the runs cannot meet after 1500 steps: every run fails, the report too
+    strict = verify(b, beta=0.8, group_size=4, samplers=("uniform",), steps=1500, device="cpu",
+                    tolerance=1e-300)
+    assert not strict.passed and " NO " in strict.table()
+
+
+def test_empty_methods_or_samplers_are_rejected():
+    b = make_bandits(2, 2, rewards="binary", seed=0)
+    with pytest.raises(ValueError, match="methods must name"):
+        verify(b, methods=(), steps=5)
+    with pytest.raises(ValueError, match="samplers must name"):
+        verify(b, methods=("gvpo",), samplers=(), steps=5)

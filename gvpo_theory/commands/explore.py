@@ -59,8 +59,14 @@ def run(args: argparse.Namespace) -> int:
                                 group_size=group_size if math.isinf(group_size) else int(group_size),
                                 std=args.std, penalty=args.penalty)
     if args.save is not None:
+        folder = args.save.parent
+        if not folder.is_dir():
+            raise ValueError(f"--save {args.save}: the folder {str(folder)!r} does not exist")
         explorer = Explorer(settings)
-        explorer.figure.savefig(args.save, dpi=120, metadata={"Software": None})
+        try:
+            explorer.figure.savefig(args.save, dpi=120, metadata={"Software": None})
+        except OSError as exc:
+            raise ValueError(f"--save {args.save}: cannot write the file ({exc.strerror or exc})") from None
         print(f"wrote {args.save}")
         return 0
     problem = display_problem()

@@ -53,5 +53,9 @@ def run(args: argparse.Namespace) -> int:
     make_all = load_make_all()
     only = None if args.only is None else [x.strip() for x in args.only.split(",") if x.strip()]
     out = args.out if args.out is not None else make_all.DEFAULT_OUT
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") from None
     make_all.run_all(out, only, args.gpu_scale)
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 
 import numpy as np
@@ -11,6 +10,7 @@ import numpy as np
 from ..pooling import kl_divergence, kl_optimal_policy
 from ..problem import STD_MODES, RewardDistribution
 from ..stationary import grpo_stationary_policy
+from . import dumps_json
 
 
 def parse_floats(text: str, flag: str) -> np.ndarray:
@@ -48,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--success-prob",
         help="Bernoulli rewards: probability that each output scores 1 (a noisy verifier)",
     )
-    p.add_argument("--beta", required=True, type=float, help="regularisation strength beta > 0")
+    p.add_argument("--beta", required=True, type=float, help="regularisation strength beta > 0 (required)")
     p.add_argument("--group-size", required=True, type=str, help="G >= 2 or 'inf'")
     p.add_argument("--std", default="population", choices=STD_MODES,
                    help="group std convention (population: the paper; sample: torch.std, TRL/verl)")
@@ -79,7 +79,9 @@ def solve(args: argparse.Namespace) -> dict:
     )
     return {
         "beta": args.beta,
-        "group_size": "inf" if math.isinf(group_size) else int(group_size),
+        # JSON has no infinity: the large-group limit is group_size null, large_group_limit true
+        "group_size": None if math.isinf(group_size) else int(group_size),
+        "large_group_limit": bool(math.isinf(group_size)),
         "std": args.std,
         "penalty": args.penalty,
         "eps": args.eps,
@@ -102,14 +104,15 @@ def solve(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     out = solve(args)
     if args.json:
-        print(json.dumps(out, indent=2))
+        print(dumps_json(out, indent=2))
         return 0 if out["converged"] else 1
     head = (
-        f"{'output':>6}  {'E[r]':>9}  {'pi_ref':>10}  {'pi* (KL opt.)':>14}  "
-        f"{'GRPO stat.':>12}  {'P_G':>9}"
+        f"{'output':>6}  {'E[r]':>9}  {'pi_ref':>16}  {'pi* (KL opt.)':>16}  "
+        f"{'GRPO stat.':>16}  {'P_G':>10}"
     )
+    g = "inf" if out["large_group_limit"] else out["group_size"]
     print(
-        f"beta={out['beta']:g}  G={out['group_size']}  std={out['std']}  "
+        f"beta={out['beta']:g}  G={g}  std={out['std']}  "
         f"penalty={out['penalty']}  eps={out['eps']:g}"
     )
     print(head)
@@ -118,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         zip(out["expected_reward"], out["pi_ref"], out["kl_optimal"], out["grpo_stationary"],
             out["grpo_preference"])
     ):
-        print(f"{i:>6}  {r:>9.4g}  {p0:>10.6f}  {ps:>14.10f}  {pg:>12.10f}  {pref:>9.5f}")
+        # '#.10g': ten significant digits, kept trailing zeros; tiny masses stay visible (1e-11)
+        print(f"{i:>6}  {r:>9.4g}  {p0:>16.10g}  {ps:>#16.10g}  {pg:>#16.10g}  {pref:>10.5g}")
     mr = out["mean_reward"]
     print(
         f"E[r]: pi_ref {mr['pi_ref']:.6f}, pi* {mr['kl_optimal']:.6f}, "

@@ -18,14 +18,19 @@ Optimisation choices, and why:
   the default is a Robbins–Monro step ``lr/(1 + t/t0)^0.6`` with Polyak–Ruppert averaging
   of the logits over the second half of the run (``average="tail"``), whose error falls
   like 1/√(steps).
+
+Each run is held to a tolerance on max_b max_o |π_θ − target| (:func:`default_tolerance`):
+√ε of the training dtype where the gradient noise vanishes at the target, and half the
+distance to the competing answer where it does not. The report marks each run pass/fail.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,10 +77,21 @@ class RunResult:
     target: np.ndarray
     wall_time: float
     target_name: str
+    #: the bound ``final_error`` is held to (:func:`default_tolerance`); NaN: none could be set
+    tolerance: float = math.nan
+    #: step size in natural units, the schedule and the iterate averaging this run used
+    lr: float = math.nan
+    schedule: str = ""
+    average: str = ""
 
     @property
     def final_error(self) -> float:
         return float(self.max_error[-1])
+
+    @property
+    def passed(self) -> bool:
+        """``final_error <= tolerance`` (False when no tolerance could be set)."""
+        return bool(self.final_error <= self.tolerance)
 
     @property
     def final_gap_to_pi_star(self) -> float:
@@ -96,14 +112,21 @@ class VerifyReport:
     runs: list[RunResult]
     settings: dict = field(default_factory=dict)
 
+    @property
+    def passed(self) -> bool:
+        """Every run within its tolerance."""
+        return all(r.passed for r in self.runs)
+
     def table(self) -> str:
-        """method | sampler | target | final error | gap to π* | steps | wall time."""
+        """method | sampler | target | final error | tolerance | pass | gap to π* | steps | wall time."""
         head = f"{'method':<6} {'sampler':<10} {'target':<18} {'max |pi-target|':>16} "
-        head += f"{'max |pi-pi*|':>13} {'steps':>7} {'wall s':>8}"
+        head += f"{'tolerance':>10} {'pass':>4}  {'max |pi-pi*|':>13} {'steps':>7} {'wall s':>8}"
         lines = [head, "-" * len(head)]
         for r in self.runs:
+            verdict = "yes" if r.passed else "NO"
             lines.append(
                 f"{r.method:<6} {r.sampler:<10} {r.target_name:<18} {r.final_error:>16.3e} "
+                f"{r.tolerance:>10.1e} {verdict:>4}  "
                 f"{r.final_gap_to_pi_star:>13.3e} {int(r.steps[-1]):>7d} {r.wall_time:>8.2f}"
             )
         return "\n".join(lines)
@@ -111,15 +134,21 @@ class VerifyReport:
     def to_dict(self) -> dict:
         return {
             "settings": self.settings,
+            "passed": self.passed,
             "runs": [
                 {
                     "method": r.method,
                     "sampler": r.sampler,
                     "target": r.target_name,
                     "final_max_error": r.final_error,
+                    "tolerance": r.tolerance,
+                    "passed": r.passed,
                     "final_max_error_pi_star": r.final_gap_to_pi_star,
                     "final_kl": float(r.kl[-1]),
                     "final_kl_pi_star": float(r.kl_pi_star[-1]),
+                    "lr": r.lr,
+                    "schedule": r.schedule,
+                    "average": r.average,
                     "steps": r.steps.tolist(),
                     "max_error": r.max_error.tolist(),
                     "kl": r.kl.tolist(),
@@ -169,22 +198,73 @@ def restricted_optimum(
     return e / e.sum(-1, keepdims=True)
 
 
-def _progress_printer(total: int, label: str, enabled: bool) -> Callable[[int], None]:
-    width, last = 30, [-1]
+def _progress_printer(
+    total: int, label: str, enabled: bool, every_s: float = 5.0
+) -> Callable[[int], None]:
+    """Progress on stderr: a redrawn bar on a terminal; elsewhere (a pipe, a log file) one
+    line every ``every_s`` seconds and one when the run ends."""
+    width, tty = 30, sys.stderr.isatty()
+    start = time.perf_counter()
+    last = [-1, start]
 
     def show(step: int) -> None:
         if not enabled:
             return
-        frac = step / total
-        filled = int(width * frac)
-        if filled != last[0] or step == total:
-            last[0] = filled
-            sys.stderr.write(f"\r{label:<18} [{'#' * filled}{'.' * (width - filled)}] {step}/{total}")
-            if step == total:
-                sys.stderr.write("\n")
+        if tty:
+            filled = int(width * step / total)
+            if filled != last[0] or step == total:
+                last[0] = filled
+                sys.stderr.write(f"\r{label:<18} [{'#' * filled}{'.' * (width - filled)}] {step}/{total}")
+                if step == total:
+                    sys.stderr.write("\n")
+                sys.stderr.flush()
+            return
+        now = time.perf_counter()
+        if now - last[1] >= every_s or step == total:
+            last[1] = now
+            sys.stderr.write(f"{label}: step {step}/{total} ({now - start:.1f} s)\n")
             sys.stderr.flush()
 
     return show
+
+
+def _say(enabled: bool, message: str) -> None:
+    if enabled:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``threads`` inside the block, restored after."""
+    old = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def default_tolerance(
+    method: str, mode: str, stochastic: bool, dtype: torch.dtype, target: np.ndarray,
+    other: np.ndarray | None,
+) -> float:
+    """The bound a run's final max_b max_o |π_θ − target| is held to.
+
+    * No gradient noise at the target (``mode="expected"``, or GVPO with deterministic
+      rewards, whose group weights all vanish at π*, docs/theory.md §5): √ε of the training
+      dtype (1.5e-8 in float64, 3.5e-4 in float32) — the target to half the digits.
+    * Noise that persists at the target (sampled GRPO; sampled GVPO with noisy rewards):
+      half the max-norm distance from the target to the competing answer ``other`` (π* for
+      GRPO, the GRPO stationary policy for GVPO). Within it, by the triangle inequality,
+      π_θ is closer to its own target than to the other answer. NaN when ``other`` is None.
+    """
+    if mode == "expected" or (method == "gvpo" and not stochastic):
+        return math.sqrt(torch.finfo(dtype).eps)
+    if other is None:
+        return math.nan
+    return 0.5 * float(np.max(np.abs(np.asarray(target) - np.asarray(other))))
 
 
 def verify(
@@ -208,6 +288,8 @@ def verify(
     eval_every: int | None = None,
     seed: int = 0,
     device: str | torch.device | None = None,
+    threads: int | None = None,
+    tolerance: float | None = None,
     progress: bool = False,
 ) -> VerifyReport:
     """Train every (method, sampler) pair on ``bandits`` and measure against the targets.
@@ -238,7 +320,12 @@ def verify(
         eval_every: evaluation interval (default: ~100 points per run).
         seed: seeds the torch generator (samples) — runs are reproducible per device.
         device: ``"cpu"``, ``"cuda"``, or ``None``/``"auto"``.
-        progress: draw a progress bar on stderr.
+        threads: torch CPU threads while training (restored afterwards). Default: 1 for CPU
+            runs with contexts·arms <= 65536, where more threads only add synchronisation
+            overhead; torch's own setting otherwise.
+        tolerance: the bound every run's final max error is held to; default per run
+            from :func:`default_tolerance`.
+        progress: report progress on stderr (a bar on a terminal, a line every 5 s otherwise).
 
     Returns:
         :class:`VerifyReport` with one :class:`RunResult` per run.
@@ -255,6 +342,10 @@ def verify(
         raise ValueError(f"schedule must be 'constant' or 'decay'; got {schedule!r}")
     if average not in (None, "none", "tail"):
         raise ValueError(f"average must be 'none' or 'tail'; got {average!r}")
+    if len(methods) == 0:
+        raise ValueError(f"methods must name at least one of {', '.join(METHODS)}")
+    if "gvpo" in methods and len(samplers) == 0:
+        raise ValueError(f"samplers must name at least one of {', '.join(SAMPLERS)} for gvpo")
     for m in methods:
         if m not in METHODS:
             raise ValueError(f"methods must be drawn from {', '.join(METHODS)}; got {m!r}")
@@ -273,7 +364,13 @@ def verify(
         raise ValueError(f"beta must be a finite number > 0; got {beta!r}")
     if lr is not None and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be finite and > 0; got {lr!r}")
+    if threads is not None and not (isinstance(threads, int) and threads >= 1):
+        raise ValueError(f"threads must be an integer >= 1; got {threads!r}")
+    if tolerance is not None and not (math.isfinite(tolerance) and tolerance > 0):
+        raise ValueError(f"tolerance must be finite and > 0; got {tolerance!r}")
     dev = resolve_device(device)
+    if threads is None and dev.type == "cpu" and bandits.contexts * bandits.arms <= 2**16:
+        threads = 1
     bandits = bandits.to(device=dev)
     if mode == "expected" and "grpo" in methods and bandits.level_structure() is None:
         raise ValueError(
@@ -287,44 +384,56 @@ def verify(
     if "grpo" in methods:
         runs.append(("grpo", "on-policy"))
     grpo_target = None
-    if "grpo" in methods:
+    noisy_gvpo = "gvpo" in methods and bandits.stochastic and mode == "sampled"
+    if "grpo" in methods or (noisy_gvpo and tolerance is None):
+        _say(progress, f"solving the GRPO stationary points of {bandits.contexts} contexts ...")
         res = grpo_stationary_policy(pi_ref_np, engine_rewards, beta, objective)
-        if not np.all(res.converged):
+        if "grpo" not in methods:  # needed only for noisy GVPO's tolerance
+            if np.all(res.converged):
+                grpo_target = res.policy
+        elif not np.all(res.converged):
             bad = int(np.sum(~np.asarray(res.converged)))
             raise ValueError(
                 f"the engine found no verified GRPO stationary point for {bad} context(s) "
                 f"(beta={beta}, {objective.label}): {res.message}; cannot verify GRPO there"
             )
-        grpo_target = res.policy
+        else:
+            grpo_target = res.policy
 
     results = []
     for method, sampler_name in runs:
         target = pi_star if method == "gvpo" else grpo_target
         target_name = "pi* (KL optimum)" if method == "gvpo" else "GRPO stationary"
-        results.append(
-            _train_one(
-                bandits,
-                method,
-                sampler_name,
-                target,
-                pi_star,
-                target_name,
-                beta=beta,
-                group_size=group_size,
-                steps=steps,
-                mode=mode,
-                objective=objective,
-                optimizer=optimizer,
-                lr=lr,
-                schedule=schedule,
-                average=average,
-                implementation=implementation,
-                gvpo_scale=gvpo_scale,
-                eval_every=eval_every,
-                seed=seed,
-                progress=progress,
-            )
+        other = grpo_target if method == "gvpo" else pi_star
+        tol = tolerance if tolerance is not None else default_tolerance(
+            method, mode, bandits.stochastic, bandits.dtype, target, other
         )
+        with _torch_threads(threads):
+            results.append(
+                _train_one(
+                    bandits,
+                    method,
+                    sampler_name,
+                    target,
+                    pi_star,
+                    target_name,
+                    beta=beta,
+                    group_size=group_size,
+                    steps=steps,
+                    mode=mode,
+                    objective=objective,
+                    optimizer=optimizer,
+                    lr=lr,
+                    schedule=schedule,
+                    average=average,
+                    implementation=implementation,
+                    gvpo_scale=gvpo_scale,
+                    eval_every=eval_every,
+                    seed=seed,
+                    progress=progress,
+                    tolerance=tol,
+                )
+            )
     settings = {
         "contexts": bandits.contexts,
         "arms": bandits.arms,
@@ -337,6 +446,14 @@ def verify(
         "eps": objective.eps,
         "baseline": objective.advantage.baseline,
         "optimizer": optimizer,
+        # the base step in natural units; each run's own lr, schedule, average are in its record
+        "lr": lr if lr is not None else (
+            (1.0 if mode == "expected" else 0.5) if optimizer == "sgd" else 0.05
+        ),
+        "schedule": schedule or "auto",
+        "average": average or "auto",
+        "tolerance": tolerance if tolerance is not None else "auto",
+        "threads": threads if threads is not None else torch.get_num_threads(),
         "device": str(dev) if dev.type != "cuda" else f"cuda ({torch.cuda.get_device_name(dev)})",
         "dtype": str(bandits.dtype).replace("torch.", ""),
         "stochastic_rewards": bandits.stochastic,
@@ -383,13 +500,19 @@ def _train_one(
     def evaluate(step: int) -> None:
         current = theta_avg if n_avg > 0 else theta.detach()
         pol = torch.softmax(current.double(), -1).cpu().numpy()
+        if not np.all(np.isfinite(pol)):
+            raise ValueError(
+                f"lr={base:g} is too large: the {method}/{sampler_name} run diverged "
+                f"(non-finite logits by step {step}); use a smaller lr"
+            )
         log.append(
             (
                 step,
                 float(np.max(np.abs(pol - target))),
-                float(np.mean(kl_divergence(target, pol))),
+                # KL >= 0; rounding can leave a mean of -1e-18 at the target: clip at 0
+                max(0.0, float(np.mean(kl_divergence(target, pol)))),
                 float(np.max(np.abs(pol - pi_star))),
-                float(np.mean(kl_divergence(pi_star, pol))),
+                max(0.0, float(np.mean(kl_divergence(pi_star, pol)))),
             )
         )
 
@@ -427,6 +550,10 @@ def _train_one(
         target=target,
         wall_time=wall,
         target_name=target_name,
+        tolerance=float(kw["tolerance"]),
+        lr=float(base),
+        schedule=schedule,
+        average=average,
     )
 
 
