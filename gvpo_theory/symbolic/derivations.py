@@ -99,27 +99,53 @@ def _gvpo() -> Derivation:
     )
 
 
+class _PreferenceOfA(sp.Function):
+    """The symbol P_G(a | p), displayed as such (``sp.Symbol("P_G(a)")`` prints P_{G(a)} in LaTeX)."""
+
+    nargs = 0
+
+    def _sympystr(self, printer) -> str:
+        return "P_G(a|p)"
+
+    def _pretty(self, printer):
+        from sympy.printing.pretty.stringpict import prettyForm
+
+        return prettyForm("P_G(a|p)")
+
+    def _latex(self, printer, exp=None) -> str:
+        return r"P_G(a \mid p)"
+
+
 def _binary(group_size: float | int, name: str) -> Derivation:
     pa = bn.binary_preference(group_size)
     closed = bn.stationary_closed_form(group_size)
     kappa = bn.margin_of(group_size)
     steps = [
-        Step("P_G(a|p) from the group advantages", sp.Eq(sp.Symbol("P_G(a)"), pa)),
+        Step("P_G(a|p) from the group advantages", sp.Eq(_PreferenceOfA(), pa)),
         Step("fixed point p·(1 − P_G(a|p)/β) = p_ref",
              sp.Eq(bn.fixed_point(group_size) + bn.p_ref, bn.p_ref)),
     ]
     if kappa is not None:
         form = "eq. (14)" if group_size == 2 else "the form of eq. (14), derived here,"
-        steps.append(Step(f"P_G(a|p) = κ·(1 − p): {form} with γ = κ", sp.Eq(bn.gamma, kappa)))
+        note = "" if kappa <= 1 else (
+            "; κ > 1 is a slope here, not a confidence margin (those lie in (0, 1])"
+        )
+        steps.append(Step(
+            f"P_G(a|p) = κ·(1 − p), so the solution is {form} with its γ replaced by κ{note}",
+            sp.Eq(sp.Symbol("kappa", positive=True), kappa),
+        ))
+    lim_0, lim_inf = bn.limits(closed)
     steps += [
         Step("solved for p (physical root)", sp.Eq(bn.p, closed)),
-        Step("limits β → 0+ and β → ∞", sp.Tuple(*bn.limits(closed))),
+        Step("limits: p → 1 as β → 0+ (no regularisation), p → p_ref as β → ∞",
+             sp.Tuple(sp.Eq(sp.Limit(bn.p, bn.beta, 0, "+"), lim_0),
+                      sp.Eq(sp.Limit(bn.p, bn.beta, sp.oo), lim_inf))),
         Step("expansion in 1/β", sp.Eq(bn.p, bn.inverse_beta_expansion(closed))),
     ]
     label = "∞" if math.isinf(group_size) else str(group_size)
     source = {
         2: "V&Y eq. (14) (groups of size two, binary question)",
-        3: "derived here (not in the papers): P_3(a|p) = √2·(1 − p), the G = 2 solution with γ = √2",
+        3: "derived here (not in the papers): P_3(a|p) = √2·(1 − p), so p is the G = 2 solution at β/√2",
     }.get(group_size, "V&Y eq. (15) (large-group limit, binary question)")
     return Derivation(
         name,
