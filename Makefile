@@ -40,7 +40,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check gvpo_theory tests analyses benchmarks
 
 docs: $(STAMP)
-	$(BIN)/python docs/render_api.py && $(BIN)/python docs/render_theory.py
+	$(BIN)/python docs/render_api.py && $(BIN)/python docs/render_theory.py && $(BIN)/python docs/render_claims.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache
