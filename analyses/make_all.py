@@ -41,6 +41,7 @@ ANALYSES: tuple[Analysis, ...] = (
     Analysis("training", "analyses.fig5_training", 5, has_gpu_scale=True, needs="torch"),
     Analysis("multi_output", "analyses.fig6_multi_output", 6),
     Analysis("margin", "analyses.fig7_margin", 7),
+    Analysis("paper", "analyses.fig8_paper", 8),
 )
 
 NAMES: tuple[str, ...] = tuple(a.name for a in ANALYSES)

@@ -426,3 +426,61 @@ def margin_figure(
     fig.suptitle(f"Noisy (Bernoulli) rewards, π_ref(a) = {p_ref:g}, reverse KL, population std: "
                  "the curves collapse onto one against β/γ only at G = 2", fontsize=10.5)
     return fig
+
+def paper_figure(
+    p_ref: ArrayLike,
+    ratios: Sequence[float],
+    g2: ArrayLike,
+    betas: Sequence[float],
+    ginf: ArrayLike,
+    direct_g2: ArrayLike,
+) -> Figure:
+    """Vojnovic & Yun's binary-question figures side by side: stationary π(a) against π_ref(a).
+
+    Left (their Fig. 1): G = 2, reverse KL, one curve per β/γ, with the lower bound 1 − β/γ
+    (dashed) — eq. (14) depends on β and γ only through β/γ. Middle (Fig. 2): G = ∞,
+    deterministic rewards, one curve per β, with the bound 1/(1 + β²) — eq. (15). Right
+    (Fig. 3): G = 2 with the direct KL, one curve per β/γ: logarithmic pooling,
+    logit π(a) = logit π_ref(a) + γ/β, which follows π_ref(a) → 0 where GRPO does not.
+
+    Args:
+        p_ref: the π_ref(a) grid (n,).
+        ratios: β/γ values of the left and right panels.
+        g2: G = 2 reverse-KL π(a), shape (len(ratios), n).
+        betas: β values of the middle panel (γ = 1).
+        ginf: G = ∞ π(a), shape (len(betas), n).
+        direct_g2: G = 2 direct-KL π(a), shape (len(ratios), n).
+    """
+    p = np.asarray(p_ref, dtype=float)
+    g2 = _as2d(g2, (len(ratios), p.size), "g2")
+    ginf = _as2d(ginf, (len(betas), p.size), "ginf")
+    direct_g2 = _as2d(direct_g2, (len(ratios), p.size), "direct_g2")
+    fig = _new_figure(11.5, 4.3)
+    axes = fig.subplots(1, 3, sharey=True)
+    panels = (
+        (axes[0], ratios, g2, "β/γ", lambda s: 1.0 - s,
+         "V&Y Fig. 1: G = 2, reverse KL (eq. (14))", "1 − β/γ"),
+        (axes[1], betas, ginf, "β", lambda b: 1.0 / (1.0 + b * b),
+         "V&Y Fig. 2: G = ∞, reverse KL (eq. (15))", "1/(1 + β²)"),
+        (axes[2], ratios, direct_g2, "β/γ", None, "V&Y Fig. 3: G = 2, direct KL (pooling)", ""),
+    )
+    for ax, values, curves, name, bound, title, bound_label in panels:
+        for k, (v, y) in enumerate(zip(values, curves)):
+            c = color(f"case_{k + 1}", k)
+            ax.plot(p, y, color=c, lw=1.8, label=f"{name} = {v:g}")
+            if bound is not None and bound(v) > 0:
+                ax.axhline(bound(v), color=c, ls="--", lw=0.9, alpha=0.8)
+        ax.plot(p, p, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.2, label="π(a) = π_ref(a)")
+        ax.set_xlim(0.0, 1.0)
+        ax.set_ylim(0.0, 1.02)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(PREF_LABEL, fontsize=9)
+        if bound_label:
+            ax.text(0.98, 0.03, f"dashed: lower bound {bound_label}", transform=ax.transAxes,
+                    ha="right", va="bottom", fontsize=8)
+        ax.legend(fontsize=8, loc="center right")
+        _finish(ax)
+    axes[0].set_ylabel(PROB_LABEL, fontsize=9)
+    fig.suptitle("Binary question, population std: the paper's three figures regenerated "
+                 "(parameters chosen here)", fontsize=11)
+    return fig
