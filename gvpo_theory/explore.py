@@ -177,6 +177,9 @@ class Explorer:
         import matplotlib.pyplot as plt  # only here: the library itself never touches pyplot
 
         fig = plt.figure(figsize=(12.0, 6.8))
+        manager = fig.canvas.manager
+        if manager is not None:  # the window's title, not "Figure 1"
+            manager.set_window_title("gvpo-theory explorer: GRPO's stationary point vs π*")
         return cls(settings, figure=fig, **kwargs)
 
     def _build_axes(self, controls: bool) -> None:
@@ -188,12 +191,19 @@ class Explorer:
             "grpo": ax.plot([], [], color=PALETTE["grpo"], lw=2.0, label="GRPO stationary point")[0],
             "pooling": ax.plot([], [], color=PALETTE["kl_optimal"], ls=LINESTYLE["kl_optimal"], lw=1.8,
                                label="π* (log. pooling; RLHF, GVPO)")[0],
-            "grpo_marker": ax.plot([], [], "o", color=PALETTE["grpo"], ms=7)[0],
-            "pooling_marker": ax.plot([], [], "s", color=PALETTE["kl_optimal"], ms=6)[0],
+            # clip_on=False: a marker at π = 1 is drawn whole, not cut by the axes' top edge
+            "grpo_marker": ax.plot([], [], "o", color=PALETTE["grpo"], ms=7, clip_on=False, zorder=5)[0],
+            "pooling_marker": ax.plot([], [], "s", color=PALETTE["kl_optimal"], ms=6, clip_on=False,
+                                      zorder=5)[0],
             "beta": ax.axvline(1.0, color="#bbbbbb", lw=1.0),
             "p_ref": ax.axhline(0.5, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.2,
-                                label="π_ref(a)"),
+                                label=r"$\pi_{\mathrm{ref}}(a)$"),
         }
+        # numeric read-out of every curve at the current β
+        self.readout = ax.text(0.98, 0.97, "", transform=ax.transAxes, ha="right", va="top", fontsize=8.5,
+                               multialignment="left",
+                               family="monospace", bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85,
+                                                         "ec": "#cccccc"})
         ax.set_xscale("log")
         ax.set_xlim(self.beta_grid[0], self.beta_grid[-1])
         ax.set_ylim(0.0, 1.02)
@@ -296,16 +306,25 @@ class Explorer:
         self.lines["pooling_marker"].set_data([s.beta], [d.pi_star[0]])
         self.lines["beta"].set_xdata([s.beta, s.beta])
         self.lines["p_ref"].set_ydata([s.p_ref, s.p_ref])
+        grpo_a = "none" if math.isnan(d.grpo[0]) else f"{d.grpo[0]:.4f}"
+        self.readout.set_text(f"at β = {s.beta:.3g}:\nGRPO    π(a) = {grpo_a}\n"
+                              f"π*      π(a) = {d.pi_star[0]:.4f}\nπ_ref   π(a) = {s.p_ref:.4f}")
         for name, policy in (("π_ref", d.pi_ref), ("π*", d.pi_star), ("GRPO", d.grpo)):
             for rect, h in zip(self.bars[name], policy):
                 rect.set_height(0.0 if math.isnan(h) else float(h))
-        noise = "deterministic rewards" if s.margin == 1.0 else f"noisy rewards, γ = {s.margin:.3g}"
+        s_a, s_b = (1.0 + s.margin) / 2.0, (1.0 - s.margin) / 2.0  # margin_rewards' success rates
+        noise = ("deterministic rewards" if s.margin == 1.0
+                 else f"judge success rates s = ({s_a:.3g}, {s_b:.3g}), γ = s_a − s_b = {s.margin:.3g}")
         self.ax_curve.set_title(f"GRPO {group_label(s.group_size)}, std: {s.std}, "
                                 f"{s.penalty.replace('_', '-')}; {noise}", fontsize=10)
-        status = "" if d.grpo_converged else " — GRPO: no interior stationary point"
+        status = "" if d.grpo_converged else "\nGRPO: no interior stationary point"
         self.ax_bars.set_title(f"policies at β = {s.beta:.3g}{status}", fontsize=10)
         if self.sliders:
             self._show_beta_text()
+            g_slider = self.sliders["group_size"]
+            infinite = math.isinf(s.group_size)
+            g_slider.valtext.set_text("∞" if infinite else f"{int(s.group_size)}")
+            g_slider.poly.set_alpha(0.3 if infinite else 1.0)  # the slider's G is not in use
         self.figure.canvas.draw_idle()
 
     # ------------------------------------------------------------------ Jupyter

@@ -167,4 +167,29 @@ def test_notebook_code_runs_without_ipympl() -> None:
             continue
         exec(compile(source, "explore.ipynb", "exec"), namespace)
     assert namespace["panel"].settings.beta == 0.5
-    assert namespace["panel"].data.grpo[0] == pytest.approx(0.9, abs=1e-12)  # docs/theory.md §4: β = 0.5, G = ∞
+    # docs/theory.md §4: β = 0.5, G = ∞ gives π(a) = 0.9
+    assert namespace["panel"].data.grpo[0] == pytest.approx(0.9, abs=1e-12)
+
+
+def test_readout_slider_text_and_titles(explorer: Explorer) -> None:
+    explorer.set(beta=1.0, p_ref=0.3, group_size=2, margin=1.0)
+    text = explorer.readout.get_text()
+    # docs/theory.md §4, G = 2, β = 1: π(a) = sqrt(p_ref); pooling: p_ref·e / (p_ref·e + 1 − p_ref)
+    assert f"GRPO    π(a) = {math.sqrt(0.3):.4f}" in text
+    assert f"π*      π(a) = {0.3 * math.e / (0.3 * math.e + 0.7):.4f}" in text
+    assert explorer.sliders["group_size"].valtext.get_text() == "2"
+    explorer.set(group_size=math.inf)
+    assert explorer.sliders["group_size"].valtext.get_text() == "∞"
+    # a noisy judge: the title names the success rates (1 ± γ)/2 that the margin stands for
+    explorer.set(margin=0.6)
+    assert "s = (0.8, 0.2)" in explorer.ax_curve.get_title()
+    assert explorer.lines["grpo_marker"].get_clip_on() is False
+
+
+def test_no_stationary_point_goes_on_its_own_title_line(explorer: Explorer) -> None:
+    # direct KL at G = ∞ has no interior stationary point below β ≈ 1.08 for π_ref(a) = 0.3
+    explorer.set(beta=0.3, p_ref=0.3, group_size=math.inf, penalty="direct_kl", margin=1.0)
+    assert explorer.ax_bars.get_title().splitlines() == [
+        "policies at β = 0.3", "GRPO: no interior stationary point"
+    ]
+    assert "none" in explorer.readout.get_text()
