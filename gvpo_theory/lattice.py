@@ -141,8 +141,10 @@ def lattice_cost(levels: ArrayLike, group_size: int) -> LatticeCost:
     updates over all G − 1 draws, Σ_t (live cells at t) × L (the work, ~2 ns each);
     ``bytes``: memory of the three working tables.
     """
-    lat = find_lattice(levels)
-    g = _check_group_size(group_size)
+    return _cost(find_lattice(levels), _check_group_size(group_size))
+
+
+def _cost(lat: Lattice, g: int) -> LatticeCost:
     n = g - 1
     span = lat.span
     rows, cols = _table_shape(span, n)
@@ -218,6 +220,7 @@ def _distribution(m: NDArray[np.float64], lat: Lattice, n: int) -> NDArray[np.fl
     cur[:, 0, 0] = 1.0
     shifts = [[_shift(span, k, p) for p in (0, 1)] for k in lat.k]
     width_src = _step_width(span, 0)
+    active = [j for j in range(len(lat.k)) if np.any(m[:, j])]  # levels some m gives mass
     with np.errstate(under="ignore"):
         for t in range(n):
             width = _step_width(span, t)
@@ -232,10 +235,8 @@ def _distribution(m: NDArray[np.float64], lat: Lattice, n: int) -> NDArray[np.fl
             length = (r1 - 1) * width + r2  # the live prefix of a plane
             n1 = ((t + 1) * span) // 2 + 2
             nxt[:, :, : min(n1 * width, size)] = 0.0
-            for j in range(len(lat.k)):
+            for j in active:
                 w = m[:, j, None]
-                if not np.any(w):
-                    continue
                 for p in (0, 1) if t else (0,):
                     q, di, de = shifts[j][p]
                     off = di * width + de
@@ -295,7 +296,7 @@ def _prepare(level_masses, levels, group_size, scale, eps, baseline, max_updates
     e = _check_options(scale, eps, baseline)
     lat = find_lattice(levels)
     m = _check_masses(level_masses, len(lat.k))
-    cost = lattice_cost(levels, g)
+    cost = _cost(lat, g)
     if cost.updates > max_updates:
         raise ValueError(
             f"the lattice dynamic program for group_size={g} over {len(lat.k)} levels spanning "
