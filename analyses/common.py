@@ -1,8 +1,10 @@
 """Shared pieces of the analyses: the one place that writes files, and binary-question helpers.
 
 Every output is byte-for-byte reproducible on rerun: PDFs carry no creation date, PNGs
-no software/date chunk, data files use a fixed float format (``%.12g``) and sorted JSON
-keys. Scripts print one progress line per stage to stdout.
+no software/date chunk, data files use a fixed float format and sorted JSON keys. Data are
+written to the digits that carry meaning across machines: 10 significant digits, and
+magnitudes below 1e-12 (rounding-level residuals, errors and KLs, which differ from one
+BLAS or libm to the next) as 0. Scripts print one progress line per stage to stdout.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from gvpo_theory.plots import PNG_DPI
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "figures"
 
 #: Significant digits of every number written to CSV/JSON.
-FLOAT_FORMAT = "{:.12g}"
+FLOAT_FORMAT = "{:.10g}"
+#: Magnitudes below this are rounding noise and are written as 0.
+ROUNDING_FLOOR = 1e-12
 
 
 # --------------------------------------------------------------------------- parsing
@@ -75,23 +79,35 @@ class Timer:
 # --------------------------------------------------------------------------- writing
 
 
-def _fmt(x: object) -> str:
+def _round(x: float, digits: int | None = None) -> float:
+    """``x`` to ``digits`` significant digits (default :data:`FLOAT_FORMAT`'s), 0 below
+    :data:`ROUNDING_FLOOR` (NaN, inf kept)."""
+    if math.isfinite(x) and abs(x) < ROUNDING_FLOOR:
+        return 0.0
+    return float((FLOAT_FORMAT if digits is None else f"{{:.{digits}g}}").format(x))
+
+
+def _fmt(x: object, digits: int | None = None) -> str:
     if isinstance(x, (float, np.floating)):
-        return FLOAT_FORMAT.format(float(x))
+        return FLOAT_FORMAT.format(_round(float(x), digits))
     if isinstance(x, (bool, np.bool_)):
         return str(int(bool(x)))
     return str(x)
 
 
-def write_csv(path: Path, columns: Mapping[str, ArrayLike]) -> Path:
-    """Write equal-length columns as CSV with a header row and a fixed float format."""
+def write_csv(path: Path, columns: Mapping[str, ArrayLike], digits: int | None = None) -> Path:
+    """Write equal-length columns as CSV with a header row and a fixed float format.
+
+    ``digits``: significant digits where fewer than 10 carry meaning (e.g. sampled-training
+    errors, whose low digits depend on the machine's floating-point reductions).
+    """
     names = list(columns)
     data = [np.asarray(columns[n]).reshape(-1) for n in names]
     lengths = {d.size for d in data}
     if len(lengths) != 1:
         raise ValueError(f"columns of {path.name} differ in length: {sorted(lengths)}")
     lines = [",".join(names)]
-    lines += [",".join(_fmt(d[i]) for d in data) for i in range(data[0].size)]
+    lines += [",".join(_fmt(d[i], digits) for d in data) for i in range(data[0].size)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -114,12 +130,12 @@ def _jsonable(obj: object) -> object:
             return None
         if math.isinf(x):
             return "inf" if x > 0 else "-inf"
-        return float(FLOAT_FORMAT.format(x))
+        return _round(x)
     return obj
 
 
 def write_json(path: Path, obj: object) -> Path:
-    """Write ``obj`` as JSON: sorted keys, floats rounded to 12 significant digits, NaN → null."""
+    """Write ``obj`` as JSON: sorted keys, floats rounded as in :func:`_round`, NaN → null."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_jsonable(obj), indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return path

@@ -30,7 +30,7 @@ from analyses.common import (
     save_figure,
     write_csv,
 )
-from gvpo_theory.plots import group_size_figure
+from gvpo_theory.plots import REF, group_size_figure
 
 NAME = "group_size"
 STEM = "fig4_group_size"
@@ -67,7 +67,7 @@ def derived_corrections(p_inf: np.ndarray, beta: np.ndarray) -> np.ndarray | Non
 
 
 def case_label(beta: float, p_ref: float) -> str:
-    return f"β = {beta:g}, π_ref(a) = {p_ref:g}"
+    return f"β = {beta:g}, {REF}(a) = {p_ref:g}"
 
 
 def run(args) -> list[Path]:

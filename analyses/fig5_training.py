@@ -99,14 +99,16 @@ def run(args) -> list[Path]:
     columns["grpo_kl_pi_star"] = grpo.kl_pi_star
     columns["grpo_max_err_stationary"] = grpo.max_error
     columns["grpo_max_err_pi_star"] = grpo.max_error_pi_star
-    paths = [write_csv(args.out / f"{STEM}.csv", columns)]
+    # 4 digits: the curves are drawn on log axes; lower digits of a sampled run's errors
+    # depend on the machine's floating-point reductions
+    paths = [write_csv(args.out / f"{STEM}.csv", columns, digits=4)]
     fig = training_figure(
         steps,
         {key: r.kl for key, r in gvpo.items()},
         grpo.steps,
         grpo.kl,
         grpo.kl_pi_star,
-        title=f"B = {args.contexts} bandits, K = {args.arms} arms, k = {args.group_size}, β = {args.beta:g}, "
+        title=f"B = {args.contexts} bandits, K = {args.arms} arms, G = {args.group_size}, β = {args.beta:g}, "
         f"{report_.settings['dtype']} on {report_.settings['device']}",
     )
     paths += save_figure(fig, args.out, STEM)

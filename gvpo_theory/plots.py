@@ -38,8 +38,8 @@ PALETTE: dict[str, str] = {
     "grpo_G3": "#5e01a6",
     "grpo_G4": "#9e199d",
     "grpo_G8": "#cc4778",
-    "grpo_G16": "#eb7655",
-    "grpo_Ginf": "#fca636",
+    "grpo_G16": "#e8684f",
+    "grpo_Ginf": "#e3b100",
     "std_population": "#0072b2",
     "std_sample": "#009e73",
     "std_none": "#d55e00",
@@ -69,7 +69,11 @@ LINESTYLE: dict[str, str] = {
 #: Axis labels, spelled once.
 BETA_LABEL = "β, KL coefficient (reward units per nat)"
 PROB_LABEL = "π(a): stationary probability of the better answer"
-PREF_LABEL = "π_ref(a): reference probability of the better answer"
+#: π_ref, π_G and π_∞ in mathtext (raw "π_ref" would print its underscore).
+REF = r"$\pi_{\mathrm{ref}}$"
+PI_G = r"$\pi_G$"
+PI_INF = r"$\pi_\infty$"
+PREF_LABEL = f"{REF}(a): reference probability of the better answer"
 
 PNG_DPI = 150
 
@@ -133,14 +137,15 @@ def binary_vs_beta_figure(
             ax.plot(beta, grpo[i, j], color=grpo_color(g), lw=1.6, label=f"GRPO, {group_label(g)}")
         ax.plot(beta, pooling[j], color=PALETTE["kl_optimal"], ls=LINESTYLE["kl_optimal"], lw=1.6,
                 label="π* (log. pooling; RLHF, GVPO)")
-        ax.axhline(pr, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.2, label="π_ref(a)")
+        ax.axhline(pr, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.2, label=f"{REF}(a)")
         ax.set_xscale("log")
         ax.set_ylim(0.0, 1.02)
-        ax.set_title(f"π_ref(a) = {pr:g}", fontsize=10)
+        ax.set_title(f"{REF}(a) = {pr:g}", fontsize=10)
         ax.set_xlabel(BETA_LABEL, fontsize=9)
         _finish(ax)
     axes[0].set_ylabel(PROB_LABEL, fontsize=9)
-    axes[-1].legend(fontsize=8, loc="lower left", frameon=True)
+    handles, labels = axes[0].get_legend_handles_labels()  # one legend for every panel
+    fig.legend(handles, labels, loc="outside lower center", ncol=(len(labels) + 1) // 2, fontsize=8)
     fig.suptitle("Binary question, reverse-KL penalty, population std: GRPO vs logarithmic pooling",
                  fontsize=11)
     return fig
@@ -165,18 +170,18 @@ def binary_vs_reference_figure(
     p_ref = np.asarray(p_ref, dtype=float)
     grpo = _as2d(grpo, (len(group_sizes), len(betas), p_ref.size), "grpo")
     pooling = _as2d(pooling, (len(betas), p_ref.size), "pooling")
-    fig = _new_figure(3.6 * len(betas), 6.0)
-    axes = fig.subplots(2, len(betas), sharex=True, squeeze=False, height_ratios=[3, 2])
+    fig = _new_figure(3.6 * len(betas), 6.4)
+    axes = fig.subplots(2, len(betas), sharex=True, sharey="row", squeeze=False, height_ratios=[3, 2])
     for j, b in enumerate(betas):
         top, bottom = axes[0, j], axes[1, j]
         top.plot(p_ref, p_ref, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.2,
-                 label="π(a) = π_ref(a)")
+                 label=f"π(a) = {REF}(a)")
         for i, g in enumerate(group_sizes):
             top.plot(p_ref, grpo[i, j], color=grpo_color(g), lw=1.6, label=f"GRPO, {group_label(g)}")
             bottom.plot(p_ref, grpo[i, j] - pooling[j], color=grpo_color(g), lw=1.6)
         top.plot(p_ref, pooling[j], color=PALETTE["kl_optimal"], ls=LINESTYLE["kl_optimal"], lw=1.6,
                  label="π* (log. pooling)")
-        bottom.axhline(0.0, color=PALETTE["kl_optimal"], ls=LINESTYLE["kl_optimal"], lw=1.0)
+        bottom.axhline(0.0, color=PALETTE["pi_ref"], ls="-", lw=0.8)  # solid: not the dashed π* line
         top.set_title(f"β = {b:g}", fontsize=10)
         top.set_ylim(0.0, 1.02)
         bottom.set_xlabel(PREF_LABEL, fontsize=9)
@@ -185,7 +190,8 @@ def binary_vs_reference_figure(
             _finish(ax)
     axes[0, 0].set_ylabel(PROB_LABEL, fontsize=9)
     axes[1, 0].set_ylabel("GRPO − pooling: π(a) − π*(a)", fontsize=9)
-    axes[0, -1].legend(fontsize=8, loc="lower right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8)
     fig.suptitle("Binary question at fixed β (reverse KL, population std): where GRPO departs "
                  "from logarithmic pooling", fontsize=11)
     return fig
@@ -234,7 +240,7 @@ def variants_figure(
     axes[0].set_ylabel(PROB_LABEL, fontsize=9)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8)
-    fig.suptitle(f"GRPO variants, binary question, π_ref(a) = {p_ref:g} (grey dotted); "
+    fig.suptitle(f"GRPO variants, binary question, {REF}(a) = {p_ref:g} (grey dotted); "
                  "only points with an interior stationary point shown", fontsize=10.5)
     return fig
 
@@ -277,9 +283,9 @@ def group_size_figure(
                   label="derived first order |c|/G")
         right.plot([], [], color=PALETTE["reference_slope"], ls="--", lw=1.0, label="derived |c|")
     left.set_yscale("log")
-    left.set_ylabel("|π_G(a) − π_∞(a)| (probability)", fontsize=9)
+    left.set_ylabel(f"|{PI_G}(a) − {PI_INF}(a)| (probability)", fontsize=9)
     left.set_title("gap to the large-group limit", fontsize=10)
-    right.set_ylabel("G·|π_G(a) − π_∞(a)| (probability × samples)", fontsize=9)
+    right.set_ylabel(f"G·|{PI_G}(a) − {PI_INF}(a)| (probability × samples)", fontsize=9)
     right.set_title("scaled gap: levels off at |c| if the gap is c/G", fontsize=10)
     right.set_ylim(bottom=0.0)
     for ax in (left, right):
@@ -321,6 +327,10 @@ def training_figure(
         left.plot(steps, np.maximum(kl, floor), color=color(f"sampler_{name}", k), lw=1.5,
                   label=f"GVPO, samples from {name.replace('_', '-')}")
     left.set_yscale("log")
+    left.axhline(floor, color=PALETTE["pi_ref"], lw=0.6)
+    left.annotate(f"exactly 0 (drawn at {floor:.0e})", (0.98, floor), xycoords=("axes fraction", "data"),
+                  xytext=(0, 3), textcoords="offset points", ha="right", va="bottom", fontsize=7,
+                  color=PALETTE["pi_ref"])
     left.set_xlabel("training step", fontsize=9)
     left.set_ylabel("KL(π* ‖ π_θ) (nats, mean over problems)", fontsize=9)
     left.set_title("GVPO reaches π* from any sampling distribution", fontsize=10)
@@ -422,10 +432,11 @@ def margin_figure(
     axes[1, 0].set_ylabel(f"difference from the curve\n{cases[0]} (probability)", fontsize=9)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(cases), fontsize=8,
-               title="success probabilities (s_a, s_b) and margin γ = s_a − s_b", title_fontsize=8)
-    fig.suptitle(f"Noisy (Bernoulli) rewards, π_ref(a) = {p_ref:g}, reverse KL, population std: "
+               title=r"success probabilities ($s_a$, $s_b$) and margin γ = $s_a - s_b$", title_fontsize=8)
+    fig.suptitle(f"Noisy (Bernoulli) rewards, {REF}(a) = {p_ref:g}, reverse KL, population std: "
                  "the curves collapse onto one against β/γ only at G = 2", fontsize=10.5)
     return fig
+
 
 def paper_figure(
     p_ref: ArrayLike,

@@ -35,11 +35,12 @@ def test_fig1_data_matches_theory_reference_values(tmp_path: Path) -> None:
     fig1_binary_beta.run(args)
     data = read_csv(tmp_path / "fig1_binary_beta.csv")
     np.testing.assert_allclose(data["beta"], [0.5, 1.0])
-    # docs/theory.md §4 reference values (independent computation), p_ref = 0.3.
-    np.testing.assert_allclose(data["grpo_G2"], [0.7109772228646444, 0.5477225575051661], atol=1e-11)
-    np.testing.assert_allclose(data["grpo_Ginf"], [0.9, 0.7391164991562634], atol=1e-11)
-    assert data["grpo_G8"][1] == pytest.approx(0.7077703622209384, abs=1e-11)
-    assert data["pooling"][1] == pytest.approx(0.538101526224449, abs=1e-11)
+    # docs/theory.md §4 reference values (independent computation), p_ref = 0.3; the CSV
+    # holds 10 significant digits, so agreement is to 5e-11
+    np.testing.assert_allclose(data["grpo_G2"], [0.7109772228646444, 0.5477225575051661], atol=6e-11)
+    np.testing.assert_allclose(data["grpo_Ginf"], [0.9, 0.7391164991562634], atol=6e-11)
+    assert data["grpo_G8"][1] == pytest.approx(0.7077703622209384, abs=6e-11)
+    assert data["pooling"][1] == pytest.approx(0.538101526224449, abs=6e-11)
     for suffix in ("png", "pdf"):
         assert (tmp_path / f"fig1_binary_beta.{suffix}").stat().st_size > 1000
 
@@ -105,6 +106,8 @@ def test_fig6_json_matches_engine(tmp_path: Path) -> None:
     np.testing.assert_allclose(record["kl_optimal"], star, atol=1e-11)
     res = grpo_stationary_policy(pi_ref, rewards, record["beta"], 2)
     np.testing.assert_allclose(record["grpo_G2"]["policy"], res.policy, atol=1e-11)
+    # rounding-level residuals differ across machines: the committed data holds none
+    assert record["grpo_G2"]["converged"] is True and "residual" not in record["grpo_G2"]
 
 
 def test_reruns_write_identical_bytes(tmp_path: Path) -> None:
@@ -118,10 +121,16 @@ def test_reruns_write_identical_bytes(tmp_path: Path) -> None:
 
 
 def test_writers_format_floats_fixed(tmp_path: Path) -> None:
-    write_csv(tmp_path / "t.csv", {"x": [0.1 + 0.2, 1e-20, math.nan], "flag": np.array([True, False, True])})
-    assert (tmp_path / "t.csv").read_text() == "x,flag\n0.3,1\n1e-20,0\nnan,1\n"
-    write_json(tmp_path / "t.json", {"b": np.array([1 / 3]), "a": math.inf, "c": math.nan})
-    assert json.loads((tmp_path / "t.json").read_text()) == {"a": "inf", "b": [0.333333333333], "c": None}
+    # 10 significant digits; magnitudes below 1e-12 are rounding noise and written as 0
+    write_csv(tmp_path / "t.csv", {"x": [0.1 + 0.2, 1e-20, math.nan, 2 / 3, -4.79e-16, 3e-12],
+                                   "flag": np.array([True, False, True, True, False, False])})
+    assert (tmp_path / "t.csv").read_text() == (
+        "x,flag\n0.3,1\n0,0\nnan,1\n0.6666666667,1\n0,0\n3e-12,0\n"
+    )
+    write_csv(tmp_path / "d.csv", {"x": [2 / 3, 1.23456789e-5]}, digits=4)
+    assert (tmp_path / "d.csv").read_text() == "x\n0.6667\n1.235e-05\n"
+    write_json(tmp_path / "t.json", {"b": np.array([1 / 3, 7.6e-17]), "a": math.inf, "c": math.nan})
+    assert json.loads((tmp_path / "t.json").read_text()) == {"a": "inf", "b": [0.3333333333, 0.0], "c": None}
     with pytest.raises(ValueError, match="differ in length"):
         write_csv(tmp_path / "bad.csv", {"x": [1.0], "y": [1.0, 2.0]})
 
