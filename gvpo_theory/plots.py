@@ -41,7 +41,7 @@ PALETTE: dict[str, str] = {
     "grpo_G16": "#e8684f",
     "grpo_Ginf": "#e3b100",
     "std_population": "#0072b2",
-    "std_sample": "#009e73",
+    "std_sample": "#cc79a7",
     "std_none": "#d55e00",
     "sampler_on_policy": "#0072b2",
     "sampler_reference": "#009e73",
@@ -230,7 +230,10 @@ def variants_figure(
             ax.plot(beta, curves[i, k], color=PALETTE[f"std_{std}"], ls=LINESTYLE[penalty],
                     lw=2.6 if std == "population" else 1.5,
                     label=f"{penalty.replace('_', '-').replace('kl', 'KL')}, std: {std}")
-        ax.plot(beta, pooling, color=PALETTE["kl_optimal"], ls=":", lw=2.0, label="π* (log. pooling)")
+        # π* as sparse markers, not a line: where a variant coincides with it (direct KL with
+        # population std at G = 2) both stay visible
+        ax.plot(beta, pooling, color=PALETTE["kl_optimal"], ls="none", marker="o", ms=2.6,
+                markevery=max(1, beta.size // 30), zorder=5, label="π* (log. pooling)")
         ax.axhline(p_ref, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.0)
         ax.set_xscale("log")
         ax.set_ylim(0.0, 1.02)
@@ -481,7 +484,7 @@ def paper_figure(
             ax.plot(p, y, color=c, lw=1.8, label=f"{name} = {v:g}")
             if bound is not None and bound(v) > 0:
                 ax.axhline(bound(v), color=c, ls="--", lw=0.9, alpha=0.8)
-        ax.plot(p, p, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.2, label="π(a) = π_ref(a)")
+        ax.plot(p, p, color=PALETTE["pi_ref"], ls=LINESTYLE["pi_ref"], lw=1.2, label=f"π(a) = {REF}(a)")
         ax.set_xlim(0.0, 1.0)
         ax.set_ylim(0.0, 1.02)
         ax.set_title(title, fontsize=10)
