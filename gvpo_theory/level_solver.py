@@ -150,19 +150,38 @@ def _continuation(
     return z, err, total + it
 
 
+#: The flow is abandoned after this many right-hand-side evaluations (a stiff flow that
+#: has not settled by then is heading for the boundary, or crawling along it).
+_MAX_FLOW_EVALUATIONS = 20_000
+
+#: A profile whose log-mass falls below this has left the interior (mass < 1e-300).
+_VANISHED_LOG_MASS = -690.0
+
+
+class _FlowAbandoned(Exception):
+    """Raised inside the flow's right-hand side when its evaluation budget is spent."""
+
+
 def _natural_flow(
     pb: _Problem, beta: float, t_max: float = 1e8
-) -> NDArray[np.float64]:
+) -> NDArray[np.float64] | None:
     """Integrate the GRPO natural-gradient flow in profile space from π_ref; return z of m.
 
     dy_s/dt = P_s(w) − β·(1 − Q_s/w_s) (reverse KL) or P_s − β·(log(w_s/Q_s) − KL)
     (direct KL), w = softmax(y): the per-output expected GRPO update divided by π(o),
     whose rest points are the stationary points. Used when continuation fails (a fold
-    in β): it lands where GRPO itself settles from π_ref.
+    in β): it lands where GRPO itself settles from π_ref. Returns None when the flow
+    leaves the interior (with unbounded advantages — a std at G = ∞ — a profile's mass
+    falls below 1e-300: GRPO runs to the boundary) or has not settled within its
+    evaluation budget, so no solve can hang here.
     """
-    q = np.exp(pb.q_log)
+    count = 0
 
     def rhs(_t: float, y: NDArray[np.float64]) -> NDArray[np.float64]:
+        nonlocal count
+        count += 1
+        if count > _MAX_FLOW_EVALUATIONS:
+            raise _FlowAbandoned
         log_w = y - logsumexp(y)
         w = np.exp(log_w)
         pref = pb.dist @ level_advantages_kernel(w @ pb.dist, pb.levels, pb.obj)
@@ -171,14 +190,27 @@ def _natural_flow(
     def settled(_t: float, y: NDArray[np.float64]) -> float:
         return float(np.max(np.abs(rhs(_t, y)))) - 1e-7
 
+    def vanished(_t: float, y: NDArray[np.float64]) -> float:
+        return float(np.min(y - logsumexp(y))) - _VANISHED_LOG_MASS
+
     settled.terminal = True  # type: ignore[attr-defined]
+    vanished.terminal = True  # type: ignore[attr-defined]
+    # Only unbounded advantages (a std at G = ∞) can drive a mass to 0 at a finite rate
+    # ratio; with bounded ones a stationary mass of 1e-400 is a legitimate interior point
+    # in the log domain, so the flow is followed there.
+    unbounded = math.isinf(pb.obj.group_size) and pb.obj.std != "none"
+    events = (settled, vanished) if unbounded else (settled,)
     # The flow only has to deliver a start inside the basin of the stationary point it
     # settles at; level Newton (then the polish) finishes to rounding, so moderate
     # tolerances suffice and cut the cost of stiff problems several-fold.
-    sol = solve_ivp(rhs, (0.0, t_max), pb.q_log.copy(), method="Radau", rtol=1e-7, atol=1e-10,
-                    events=settled)
+    try:
+        sol = solve_ivp(rhs, (0.0, t_max), pb.q_log.copy(), method="Radau", rtol=1e-7, atol=1e-10,
+                        events=events)
+    except _FlowAbandoned:
+        return None
+    if unbounded and sol.t_events[1].size:
+        return None
     y = sol.y[:, -1]
-    del q
     # log m in the log domain: a level mass that underflows (small β) stays finite here.
     log_m = logsumexp((y - logsumexp(y))[:, None] + pb.log_dist, axis=0)
     return log_m[1:] - log_m[0]
@@ -239,7 +271,13 @@ def solve_levels(
             w_full[keep] = w
             return w_full, total, True
     if err > _ACCEPT:
-        z, err, it = _newton(_natural_flow(pb, beta), pb, beta, 1e-15, 50)
+        z_flow = _natural_flow(pb, beta)
+        if z_flow is None:
+            # the expected dynamics leave the interior: no interior stationary point is
+            # reached from π_ref (the result says so; it is never reported as converged)
+            w_full[keep] = _profile_masses(_softmax0(z), pb, beta)
+            return w_full, total, False
+        z, err, it = _newton(z_flow, pb, beta, 1e-15, 50)
         total += it
     ok = err <= max(_ACCEPT, _rounding_floor(z, pb, beta))
     w = _profile_masses(_softmax0(z), pb, beta)
