@@ -501,10 +501,7 @@ def _train_one(
         current = theta_avg if n_avg > 0 else theta.detach()
         pol = torch.softmax(current.double(), -1).cpu().numpy()
         if not np.all(np.isfinite(pol)):
-            raise ValueError(
-                f"lr={base:g} is too large: the {method}/{sampler_name} run diverged "
-                f"(non-finite logits by step {step}); use a smaller lr"
-            )
+            raise _diverged(base, method, sampler_name, step)
         log.append(
             (
                 step,
@@ -522,7 +519,12 @@ def _train_one(
         if schedule == "decay":
             for group in opt.param_groups:
                 group["lr"] = lr0 / (1.0 + (t - 1) / t0) ** 0.6
-        grad = _gradient(bandits, method, sampler, theta, ref, levels, gen, kw)
+        try:
+            grad = _gradient(bandits, method, sampler, theta, ref, levels, gen, kw)
+        except ValueError:
+            if not bool(torch.isfinite(theta).all()):  # the step, not the input, is at fault
+                raise _diverged(base, method, sampler_name, t) from None
+            raise
         if grad is not None:
             theta.grad = grad
         opt.step()
@@ -554,6 +556,13 @@ def _train_one(
         lr=float(base),
         schedule=schedule,
         average=average,
+    )
+
+
+def _diverged(lr: float, method: str, sampler_name: str, step: int) -> ValueError:
+    return ValueError(
+        f"lr={lr:g} is too large: the {method}/{sampler_name} run diverged "
+        f"(non-finite logits by step {step}); use a smaller lr"
     )
 
 
