@@ -161,6 +161,15 @@ an independent computation (brute force over groups, an independent root, enumer
 a way's column is how many test functions check the claim that way and pass.
 """
 
+FIGURES = """## The paper's figures
+
+V&Y's Figs. 1–3 (G = 2, G = ∞ and the direct KL at G = 2, π(a) against π_ref(a)) are regenerated as
+one figure by `make figures`: `figures/fig8_paper.png` (script `analyses/fig8_paper.py`, data in
+`figures/fig8_paper.csv`, checked against eqs. (14), (15) and pooling by `tests/test_fig8_paper.py`).
+The paper's own parameter values are not restated there; the script's are β/γ = 0.1, 0.3, 1, 3 and
+β = 0.3, 1, 3.
+"""
+
 SCOPE = """## Scope: tabular policies, single-token outputs
 
 The toolkit's model is a tabular policy over whole outputs o. V&Y's eq. (1) is GRPO's objective at
@@ -210,7 +219,7 @@ def render(statuses: list[ClaimStatus], counts: dict[str, int], source: str) -> 
               "test_trl_default_beta`):", "", *trl_table(), "",
               "GRPO keeps π(a) ≥ 1 − β = 0.96 (G = 2) and ≥ 1/(1 + β²) ≈ 0.9984 (G = ∞) whatever "
               "π_ref(a) > 0; pooling shifts the logit by 1/β = 25, so it is greedier at π_ref(a) = 0.01 "
-              "but follows π_ref(a) → 0.", "", SCOPE]
+              "but follows π_ref(a) → 0.", "", FIGURES, SCOPE]
     return "\n".join(lines).rstrip() + "\n"
 
 

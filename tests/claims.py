@@ -89,14 +89,14 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("vy-pref-to-zero", "V&Y", "binary questions, lower bounds",
           "As π_ref(a) → 0 the stationary π(a) tends to 1 − β/γ when β < γ (G = 2) and to "
           "1/(1 + β²) (G = ∞): a jump from π(a) = 0 at π_ref(a) = 0.",
-          "The toolkit rejects π_ref(a) = 0 (p_ref must lie in (0, 1)) and shows the limit over "
-          "π_ref(a) = 1e-12 … 1e-3. At π_ref(a) = 0 itself there is no mass to reweight: "
-          "π = π_ref/(1 − P/β) gives π(a) = 0, so the limit and the value differ (the jump); "
-          "the problem there is a different, one-output problem."),
+          "Checked as a limit over π_ref(a) = 1e-12 … 1e-3. At π_ref(a) = 0 itself there is no mass "
+          "to reweight: π = π_ref/(1 − P/β) gives π(a) = 0, so the limit and the value differ (the "
+          "jump). The general solver returns π(a) = 0 there; the binary closed forms reject "
+          "π_ref(a) = 0 (p_ref must lie in (0, 1))."),
     Claim("vy-eq15-ginf", "V&Y", "binary questions, large groups, eq. (15)",
           "As G → ∞ the stationary π(a) solves π(a) − √(π(a)(1 − π(a)))/β = π_ref(a): "
           "π(a) = (1 + 2β²π_ref + √(1 + 4β²π_ref(1 − π_ref)))/(2(1 + β²))."),
-    Claim("vy-eq19-square-root", "V&Y", "binary questions, large groups, eq. (19)",
+    Claim("vy-eq19-square-root", "V&Y", "binary questions, large groups (derivation), eq. (19)",
           "The large-group stationarity condition is β(π(a) − π_ref(a)) = √(π(a)(1 − π(a))).",
           "One text copy of the paper prints eq. (19) as β(π − π_ref) = π(1 − π), without the square "
           "root; that is the G = 2 condition. The derivative above it and eq. (15) require the "
