@@ -35,9 +35,11 @@ from matplotlib.figure import Figure
 from matplotlib.widgets import CheckButtons, RadioButtons, Slider
 from numpy.typing import NDArray
 
+from .objective import PENALTY_CHOICES as PENALTIES
+from .objective import STD_CHOICES as STD_MODES
 from .plots import BETA_LABEL, LINESTYLE, PALETTE, group_label
 from .pooling import kl_optimal_policy
-from .problem import PENALTIES, STD_MODES, RewardDistribution
+from .problem import RewardDistribution
 from .stationary import grpo_stationary_policy
 
 #: β range of the curves and of the slider.

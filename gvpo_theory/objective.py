@@ -66,6 +66,11 @@ EPS_PLACEMENTS: dict[str, str] = {
 }
 
 
+#: The ``std=`` and ``penalty=`` keyword choices, read by the CLI and the explorer.
+STD_CHOICES: tuple[str, ...] = tuple(SCALES)
+PENALTY_CHOICES: tuple[str, ...] = tuple(PENALTIES)
+
+
 def _check_name(value: object, name: str, table: dict[str, object]) -> str:
     if not isinstance(value, str) or value not in table:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, table))}; got {value!r}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..objective import PENALTY_CHOICES, STD_CHOICES
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -17,9 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latex", action="store_true", help="print LaTeX instead of pretty text")
     p.add_argument("--outputs", type=int, default=None, help="grpo-stationarity: K (2 or 3)")
     p.add_argument("--group-size", type=int, default=None, help="grpo-stationarity: G (2, 3 or 4)")
-    p.add_argument("--std", default=None, choices=("population", "sample", "none"),
+    p.add_argument("--std", default=None, choices=STD_CHOICES,
                    help="grpo-stationarity: group std convention")
-    p.add_argument("--penalty", default=None, choices=("reverse_kl", "direct_kl"),
+    p.add_argument("--penalty", default=None, choices=PENALTY_CHOICES,
                    help="grpo-stationarity: KL penalty")
     p.set_defaults(run=run)
 

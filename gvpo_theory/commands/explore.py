@@ -12,7 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from ..problem import PENALTIES, STD_MODES
+from ..objective import PENALTY_CHOICES as PENALTIES
+from ..objective import STD_CHOICES as STD_MODES
 from .solve import parse_group_size
 
 _WEB_BACKENDS = {"webagg", "nbagg", "module://ipympl.backend_nbagg", "widget", "ipympl"}

@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 
+from ..objective import PENALTY_CHOICES, STD_CHOICES
 from ..pooling import kl_divergence, kl_optimal_policy
-from ..problem import STD_MODES, RewardDistribution
+from ..problem import RewardDistribution
 from ..stationary import grpo_stationary_policy
 from . import dumps_json
 
@@ -50,9 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--beta", required=True, type=float, help="regularisation strength beta > 0 (required)")
     p.add_argument("--group-size", required=True, type=str, help="G >= 2 or 'inf'")
-    p.add_argument("--std", default="population", choices=STD_MODES,
+    p.add_argument("--std", default="population", choices=STD_CHOICES,
                    help="group std convention (population: the paper; sample: torch.std, TRL/verl)")
-    p.add_argument("--penalty", default="reverse_kl", choices=("reverse_kl", "direct_kl"),
+    p.add_argument("--penalty", default="reverse_kl", choices=PENALTY_CHOICES,
                    help="reverse_kl: GRPO's k3 estimator; direct_kl: KL(pi||pi_ref)")
     p.add_argument("--eps", default=0.0, type=float, help="added to the group std")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..problem import STD_MODES
+from ..objective import PENALTY_CHOICES, SCALES, STD_CHOICES
 from . import dumps_json
 
 SAMPLER_NAMES = ("on-policy", "reference", "uniform", "mixture", "replay")
@@ -104,9 +104,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (default: 3000)")
     p.add_argument("--mode", default="sampled", choices=("sampled", "expected"),
                    help="sampled training or the exact expected gradient (default: sampled)")
-    p.add_argument("--std", default="population", choices=STD_MODES,
-                   help="GRPO group std convention (default: population)")
-    p.add_argument("--penalty", default="reverse_kl", choices=("reverse_kl", "direct_kl"),
+    p.add_argument("--std", default="population", choices=STD_CHOICES,
+                   help="GRPO group std convention (default: population): "
+                   + "; ".join(f"{k}: {v}" for k, v in SCALES.items()))
+    p.add_argument("--penalty", default="reverse_kl", choices=PENALTY_CHOICES,
                    help="GRPO KL penalty (default: reverse_kl)")
     p.add_argument("--eps", type=float, default=0.0, help="GRPO: added to the group std (default: 0)")
     p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"), help="(default: sgd)")
