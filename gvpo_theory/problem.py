@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -27,10 +26,6 @@ from numpy.typing import ArrayLike, NDArray
 #: Tolerance on |Σ p − 1| accepted for a probability vector.
 SUM_TOL = 1e-9
 
-StdMode = Literal["population", "sample", "none"]
-Penalty = Literal["reverse_kl", "direct_kl"]
-STD_MODES: tuple[str, ...] = ("population", "sample", "none")
-PENALTIES: tuple[str, ...] = ("reverse_kl", "direct_kl")
 
 
 def _describe(x: object) -> str:
@@ -99,6 +94,8 @@ def check_real(value: object, name: str) -> float:
     Arrays with an axis are refused (``[0.1]`` is not a number); NaN and inf pass through,
     for the caller's own rule.
     """
+    if type(value) is float:  # fast path: a plain Python float needs no conversion
+        return value
     arr = as_numeric_array(value, name)
     if arr.ndim != 0:
         raise ValueError(f"{name} must be a single number; got shape {arr.shape}")
@@ -128,6 +125,14 @@ def check_distribution(p: ArrayLike, name: str, *, tol: float = SUM_TOL) -> NDAr
 
 def check_beta(beta: ArrayLike, name: str = "beta") -> NDArray[np.float64]:
     """Validate a regularisation strength (scalar or array): real, finite and > 0."""
+    if type(beta) is float:  # fast path for the common case (torch training steps call this)
+        if math.isnan(beta):
+            raise ValueError(f"{name} must not be NaN")
+        if beta <= 0:
+            raise ValueError(f"{name} must be > 0")
+        if math.isinf(beta):
+            raise ValueError(f"{name} must be finite")
+        return np.array(beta)
     arr = as_numeric_array(beta, name)
     if np.any(np.isnan(arr)):
         raise ValueError(f"{name} must not be NaN")

@@ -13,6 +13,14 @@ policies at once, on CPU or GPU, and measures how close they get:
 * :mod:`.trainer`  — :func:`verify`: optimiser, step-size schedule, iterate averaging,
   metrics against the engine's targets.
 
+Every public entry point validates its input (:mod:`._checks`, built on the engine's
+:mod:`gvpo_theory.problem` checks): tensors of the documented rank, float32 or float64 where
+floating (integer, bool, complex and half tensors are refused), one device and one dtype
+per call, int64 sample indices in [0, K), finite values, probability rows that sum to 1,
+and no booleans or strings as numbers. Bad input is a ``ValueError`` naming the argument.
+The value checks cost one fused reduction and one device→host sync per call;
+:func:`gvpo_sgd_step_` lets a throughput loop skip its own with ``check_finite=False``.
+
 torch is imported only here; ``pip install "gvpo-theory[torch]"`` (or ``make setup``).
 """
 

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..problem import RewardDistribution
+from ..problem import RewardDistribution, check_memory_estimate
+from . import _checks
 
 #: Reward kinds :func:`make_bandits` generates.
 REWARD_KINDS: tuple[str, ...] = ("binary", "levels", "continuous", "bernoulli")
@@ -38,8 +39,8 @@ class Bandits:
 
     def __post_init__(self) -> None:
         ref, r = self.ref_logits, self.mean_rewards
-        if ref.ndim != 2:
-            raise ValueError(f"ref_logits must have shape (B, K); got {tuple(ref.shape)}")
+        _checks.tensor(ref, "ref_logits", ndim=2, shape="(B, K)")
+        _checks.tensor(r, "mean_rewards", ndim=2, shape="(B, K)", floating=False)
         if r.shape != ref.shape:
             raise ValueError(
                 f"mean_rewards shape {tuple(r.shape)} must equal ref_logits shape {tuple(ref.shape)}"
@@ -56,12 +57,17 @@ class Bandits:
             raise ValueError("levels and reward_probs must be given together")
         if self.reward_probs is not None:
             p, lev = self.reward_probs, self.levels
+            _checks.tensor(lev, "levels", ndim=1, shape="(L,)")
+            _checks.tensor(p, "reward_probs", ndim=3, shape="(B, K, L)")
             if p.shape[:2] != ref.shape or lev.ndim != 1 or p.shape[2] != lev.shape[0]:
                 raise ValueError("reward_probs must have shape (B, K, L) with levels of shape (L,)")
             if p.device != ref.device or lev.device != ref.device:
                 raise ValueError("levels and reward_probs must be on the device of ref_logits")
-            if (p < 0).any() or ((p.sum(-1) - 1).abs() > 1e-6).any():
-                raise ValueError("reward_probs rows must be probability vectors (>= 0, sum to 1)")
+            _checks.same_dtype(ref_logits=ref, levels=lev, reward_probs=p)
+            if not (torch.isfinite(lev).all() and (lev[1:] > lev[:-1]).all()):
+                raise ValueError("levels must be finite and strictly increasing (distinct reward values)")
+            if not torch.isfinite(p).all() or (p < 0).any() or ((p.sum(-1) - 1).abs() > 1e-6).any():
+                raise ValueError("reward_probs rows must be probability vectors (finite, >= 0, sum to 1)")
 
     @property
     def contexts(self) -> int:
@@ -90,6 +96,9 @@ class Bandits:
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> Bandits:
         """The same problems on another device and/or floating dtype."""
 
+        device = None if device is None else _checks.device(device)
+        dtype = None if dtype is None else _checks.float_dtype(dtype)
+
         def move(t: Tensor | None) -> Tensor | None:
             return None if t is None else t.to(device=device, dtype=dtype)
 
@@ -98,12 +107,18 @@ class Bandits:
         )
 
     def subset(self, index: slice | Tensor) -> Bandits:
-        """The contexts ``index`` as a smaller batch."""
+        """The contexts ``index`` (a slice, int64 indices in [−B, B), or a (B,) bool mask) as a
+        smaller batch."""
+        _check_subset(index, self.contexts, self.device)
         probs = None if self.reward_probs is None else self.reward_probs[index]
         return Bandits(self.ref_logits[index], self.mean_rewards[index], self.levels, probs)
 
     def sample_rewards(self, arms: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Rewards of the drawn arms (B, k): the value itself, or a draw from D_{b,o} (inverse CDF)."""
+        _checks.index_tensor(arms, "arms", batch=self.contexts)
+        _checks.same_device(arms=arms, ref_logits=self.ref_logits)
+        _checks.generator(generator, arms.device)
+        _checks.DataChecks().indices("arms", arms, self.arms).raise_if_failed()
         if self.reward_probs is None:
             return torch.gather(self.mean_rewards, 1, arms)
         probs = self.reward_probs[torch.arange(self.contexts, device=arms.device)[:, None], arms]
@@ -115,6 +130,7 @@ class Bandits:
     def level_structure(self, max_levels: int = 8) -> tuple[Tensor, Tensor] | None:
         """(levels (L,), D (B, K, L)) when all contexts share at most ``max_levels`` reward
         values — what the exact expected GRPO gradient needs — else ``None``."""
+        max_levels = _checks.count(max_levels, "max_levels")
         if self.reward_probs is not None:
             return self.levels, self.reward_probs
         levels, inverse = torch.unique(self.mean_rewards, return_inverse=True)
@@ -156,18 +172,19 @@ def make_bandits(
     * ``"bernoulli"``  — a noisy verifier: arm o passes with probability s_{b,o} ~ U(0, 1),
       drawn afresh at every sample; levels {0, 1}.
     """
-    if not (isinstance(contexts, int) and contexts >= 1):
-        raise ValueError(f"contexts must be an integer >= 1; got {contexts!r}")
-    if not (isinstance(arms, int) and arms >= 2):
-        raise ValueError(f"arms must be an integer >= 2; got {arms!r}")
-    if rewards not in REWARD_KINDS:
-        raise ValueError(f"rewards must be one of {', '.join(REWARD_KINDS)}; got {rewards!r}")
-    if rewards == "levels" and not (isinstance(n_levels, int) and n_levels >= 2):
-        raise ValueError(f"n_levels must be an integer >= 2; got {n_levels!r}")
-    if not (np.isfinite(concentration) and concentration > 0):
-        raise ValueError(f"concentration must be finite and > 0; got {concentration!r}")
-    if not dtype.is_floating_point:
-        raise ValueError(f"dtype must be a floating dtype; got {dtype}")
+    contexts = _checks.count(contexts, "contexts")
+    arms = _checks.count(arms, "arms", min_value=2)
+    _checks.choice(rewards, "rewards", REWARD_KINDS)
+    if rewards == "levels":
+        n_levels = _checks.count(n_levels, "n_levels", min_value=2)
+    concentration = _checks.positive(concentration, "concentration")
+    seed = _checks.count(seed, "seed", min_value=0)
+    dtype = _checks.float_dtype(dtype)
+    device = _checks.device(device)
+    # Peak memory measured at ≤ 56 bytes per (context, arm) in float64 (numpy draws, the
+    # log-domain Dirichlet, bernoulli probabilities, the tensors); 64 + 2·itemsize bounds it.
+    per_entry = 64 + 2 * torch.finfo(dtype).bits // 8
+    check_memory_estimate(per_entry * contexts * arms, "contexts × arms", contexts * arms)
     rng = np.random.default_rng(seed)
     gam = rng.standard_gamma(concentration, size=(contexts, arms))
     # Dirichlet draws in the log domain: log π_ref = log Γ − log ΣΓ; Γ underflows to 0
@@ -193,3 +210,23 @@ def make_bandits(
         return None if x is None else torch.as_tensor(x, dtype=dtype, device=device)
 
     return Bandits(tensor(log_ref), tensor(mean), tensor(levels), tensor(probs))
+
+
+def _check_subset(index: object, batch: int, device: torch.device) -> None:
+    """A context selection for :meth:`Bandits.subset`."""
+    if isinstance(index, slice):
+        return
+    if not isinstance(index, Tensor):
+        raise ValueError(f"index must be a slice or a tensor of context indices; got {type(index).__name__}")
+    if index.dtype == torch.bool:
+        if tuple(index.shape) != (batch,):
+            raise ValueError(f"index as a bool mask must have shape ({batch},); got {tuple(index.shape)}")
+        return
+    if index.device.type != "cpu" and index.device != device:
+        raise ValueError(f"index is on {index.device} but the bandits are on {device}")
+    if index.dtype != torch.int64 or index.ndim != 1:
+        raise ValueError(
+            f"index must be a 1-D int64 (or bool) tensor; got {index.dtype}, shape {tuple(index.shape)}"
+        )
+    if index.numel() and not bool(((index >= -batch) & (index < batch)).all()):
+        raise ValueError(f"index must lie in [-{batch}, {batch}) (B = {batch} contexts)")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from . import _checks
+
 
 def gvpo_sgd_step_(
     theta: Tensor,
@@ -27,6 +29,8 @@ def gvpo_sgd_step_(
     lr: float,
     group_size: int,
     generator: torch.Generator | None = None,
+    *,
+    check_finite: bool = True,
 ) -> Tensor:
     """One on-policy GVPO SGD step on ``theta`` (B, K) in place; returns ``theta``.
 
@@ -37,7 +41,19 @@ def gvpo_sgd_step_(
         beta: β > 0.  lr: the SGD step on the summed loss (natural scale 1/(β²(k − 1))).
         group_size: k >= 2 samples per context.
         generator: torch generator for the uniforms (``None``: the global RNG).
+        check_finite: check this step's weights w (B, k) before θ is touched — one
+            reduction over B·k entries and one device→host sync per step. Every non-finite
+            entry of θ, or of ``ref_logp``/``mean_rewards`` at a drawn arm, makes some w
+            non-finite, so bad input is refused (a ``ValueError`` naming the argument)
+            before it reaches θ. ``False`` skips it (no sync, for ``torch.compile``d loops).
+
+    Shapes, dtypes (float32/float64, shared), the device, β, lr and the group size are
+    always checked (metadata only, no sync).
     """
+    _check_step(theta, ref_logp, mean_rewards, generator)
+    beta = _checks.scalar_beta(beta)
+    lr = _checks.positive(lr, "lr")
+    group_size = _checks.count(group_size, "group_size", min_value=2)
     logp = torch.log_softmax(theta, -1)
     cdf = logp.exp().cumsum(-1)
     u = torch.rand((theta.shape[0], group_size), generator=generator, device=theta.device, dtype=theta.dtype)
@@ -45,4 +61,33 @@ def gvpo_sgd_step_(
     g = mean_rewards - beta * (logp - ref_logp)
     gy = torch.gather(g, 1, y)
     w = gy - gy.mean(1, keepdim=True)
+    if check_finite and not bool(torch.isfinite(w).all()):
+        bad = _checks.DataChecks().finite(theta=theta, ref_logp=ref_logp, mean_rewards=mean_rewards)
+        bad.raise_if_failed()
+        raise ValueError(
+            f"the step's weights overflowed (beta={beta}, mean_rewards and ref_logp too large to "
+            "combine in this dtype); theta was left unchanged"
+        )
     return theta.scatter_add_(1, y, w.mul_(lr * beta))
+
+
+def _check_step(theta: Tensor, ref_logp: Tensor, mean_rewards: Tensor, generator: object) -> None:
+    if (  # the valid case in one expression (~2 µs); the named checks below find the culprit
+        isinstance(theta, Tensor) and isinstance(ref_logp, Tensor) and isinstance(mean_rewards, Tensor)
+        and theta.ndim == 2 and theta.dtype in _checks.FLOAT_DTYPES and not theta.requires_grad
+        and ref_logp.shape == theta.shape == mean_rewards.shape
+        and ref_logp.dtype == theta.dtype == mean_rewards.dtype
+        and ref_logp.device == theta.device == mean_rewards.device
+        and (generator is None or (isinstance(generator, torch.Generator)
+                                   and generator.device.type == theta.device.type))
+    ):
+        return
+    _checks.tensor(theta, "theta", ndim=2, shape="(B, K)")
+    if theta.requires_grad:
+        raise ValueError("theta must not require grad: the step updates it in place, without autograd")
+    for name, t in (("ref_logp", ref_logp), ("mean_rewards", mean_rewards)):
+        _checks.tensor(t, name, ndim=2, shape="(B, K)")
+        _checks.same_shape(t, name, theta, "theta")
+    _checks.same_device(theta=theta, ref_logp=ref_logp, mean_rewards=mean_rewards)
+    _checks.same_dtype(theta=theta, ref_logp=ref_logp, mean_rewards=mean_rewards)
+    _checks.generator(generator, theta.device)

@@ -12,6 +12,12 @@ whatever B is) and are to be minimised.
    autograd graph: the fast path, identical up to rounding (tested);
 3. ``*_expected_grad`` — the exact expectation of that gradient over the group (no
    sampling), equal to minus the engine's :mod:`gvpo_theory.dynamics` updates (tested).
+
+Every function validates its input first (:mod:`._checks`): float32/float64 logits,
+ref_logits and rewards of one dtype on one device, int64 samples in [0, K) with k >= 2,
+finite values, β real, finite and > 0 (a number, or a (B,) tensor), probability rows
+(``sampling_probs``, ``reward_probs``) non-negative and summing to 1. A violation is a
+``ValueError`` naming the argument; the value checks are one fused reduction per call.
 """
 
 from __future__ import annotations
@@ -22,45 +28,29 @@ from torch import Tensor
 
 from ..objective import Advantage, Objective, as_objective
 from ..preference import advantage_table
+from . import _checks
 
 
 def _check_group(logits: Tensor, samples: Tensor, rewards: Tensor, ref_logits: Tensor) -> None:
-    if logits.ndim != 2:
-        raise ValueError(f"logits must have shape (B, K); got {tuple(logits.shape)}")
-    if ref_logits.shape != logits.shape:
-        raise ValueError(
-            f"ref_logits shape {tuple(ref_logits.shape)} must equal logits shape {tuple(logits.shape)}"
-        )
-    if samples.ndim != 2 or samples.shape[0] != logits.shape[0]:
-        raise ValueError(
-            f"samples must have shape (B, k) with B = {logits.shape[0]}; got {tuple(samples.shape)}"
-        )
-    if samples.shape[1] < 2:
-        raise ValueError(f"a group needs k >= 2 samples; got k = {samples.shape[1]}")
-    if samples.dtype != torch.int64:
-        raise ValueError(f"samples must be int64 arm indices; got {samples.dtype}")
-    if rewards.shape != samples.shape:
-        raise ValueError(
-            f"rewards shape {tuple(rewards.shape)} must equal samples shape {tuple(samples.shape)}"
-        )
-    if not (logits.device == samples.device == rewards.device == ref_logits.device):
-        raise ValueError("logits, samples, rewards and ref_logits must be on one device")
-    if not (logits.dtype == rewards.dtype == ref_logits.dtype):
-        raise ValueError(
-            f"logits, rewards and ref_logits must share one dtype; got {logits.dtype}, "
-            f"{rewards.dtype}, {ref_logits.dtype}"
-        )
+    """Shapes, dtypes (float32/float64 logits and rewards, int64 samples), one device; then, in
+    one fused reduction, finite logits/ref_logits/rewards and samples in [0, K)."""
+    _checks.tensor(logits, "logits", ndim=2, shape="(B, K)")
+    _checks.tensor(ref_logits, "ref_logits", ndim=2, shape="(B, K)")
+    _checks.same_shape(ref_logits, "ref_logits", logits, "logits")
+    _checks.index_tensor(samples, "samples", batch=logits.shape[0], min_size=2)
+    _checks.tensor(rewards, "rewards", ndim=2, shape="(B, k)")
+    _checks.same_shape(rewards, "rewards", samples, "samples")
+    _checks.same_device(logits=logits, samples=samples, rewards=rewards, ref_logits=ref_logits)
+    _checks.same_dtype(logits=logits, rewards=rewards, ref_logits=ref_logits)
+    checks = _checks.DataChecks().finite(logits=logits.detach(), ref_logits=ref_logits, rewards=rewards)
+    checks.indices("samples", samples, logits.shape[1]).raise_if_failed()
 
 
 def _beta(beta: float | Tensor, like: Tensor) -> Tensor:
-    """β as a (B, 1) tensor (validated: finite, > 0)."""
-    b = torch.as_tensor(beta, dtype=like.dtype, device=like.device)
-    if b.ndim == 1 and b.shape[0] == like.shape[0]:
-        b = b[:, None]
-    elif b.ndim != 0:
-        raise ValueError(f"beta must be a float or a (B,) tensor with B = {like.shape[0]}")
-    if not bool(torch.isfinite(b).all() and (b > 0).all()):
-        raise ValueError("beta must be finite and > 0")
+    """β as a 0-d or (B, 1) tensor (validated: real, finite, > 0; a number on the host)."""
+    checks = _checks.DataChecks()
+    b = _checks.beta(beta, like, checks)
+    checks.raise_if_failed()
     return b
 
 
@@ -132,14 +122,23 @@ def gvpo_expected_grad(
 ) -> Tensor:
     """E[∂(gvpo_loss)/∂θ] over groups y_1..y_k ~ π_s: −β(k − 1)·π_s(o)·(g(o) − E_{π_s} g),
     g = E[r|o] − β·log(π_θ(o)/π_ref(o)) (docs/theory.md §5; minus ``dynamics.gvpo_expected_update``)."""
-    if not (isinstance(group_size, int) and group_size >= 2):
-        raise ValueError(f"group_size must be an integer >= 2; got {group_size!r}")
-    if mean_rewards.shape != logits.shape or sampling_probs.shape != logits.shape:
-        raise ValueError("mean_rewards and sampling_probs must have the shape of logits (B, K)")
-    b = _beta(beta, logits)
+    k = _checks.count(group_size, "group_size", min_value=2)
+    _gvpo_factor(scale, k)
+    tensors = {"logits": logits, "ref_logits": ref_logits, "mean_rewards": mean_rewards,
+               "sampling_probs": sampling_probs}
+    for name, t in tensors.items():
+        _checks.tensor(t, name, ndim=2, shape="(B, K)")
+        _checks.same_shape(t, name, logits, "logits")
+    _checks.same_device(**tensors)
+    _checks.same_dtype(**tensors)
+    checks = _checks.DataChecks().finite(
+        logits=logits.detach(), ref_logits=ref_logits, mean_rewards=mean_rewards
+    )
+    checks.probabilities("sampling_probs", sampling_probs)
+    b = _checks.beta(beta, logits, checks)
+    checks.raise_if_failed()
     g = mean_rewards - b * (torch.log_softmax(logits, -1) - torch.log_softmax(ref_logits, -1))
     centred = g - (sampling_probs * g).sum(-1, keepdim=True)
-    k = group_size
     return -b * (k - 1) * _gvpo_factor(scale, k) * sampling_probs * centred
 
 
@@ -158,10 +157,22 @@ def grpo_advantages(
     the leave-one-out baseline (RLOO) multiplies by G/(G − 1). A group whose rewards are
     all equal gets A = 0 (0/0 := 0), decided by comparing rewards, not a float std with 0.
     """
+    _checks.tensor(rewards, "rewards", ndim=2, shape="(B, G)")
+    if rewards.shape[1] < 2:
+        raise ValueError(f"rewards: a group needs G >= 2 members (a group of one has no baseline); "
+                         f"got G = {rewards.shape[1]}")
     if advantage is None:
         advantage = as_objective(2, std, None, eps).advantage
     elif std is not None or eps is not None:
         raise ValueError("std and eps must not be given together with advantage")
+    elif not isinstance(advantage, Advantage):
+        raise ValueError(f"advantage must be an objective.Advantage; got {type(advantage).__name__}")
+    _checks.DataChecks().finite(rewards=rewards).raise_if_failed()
+    return _advantages(rewards, advantage)
+
+
+def _advantages(rewards: Tensor, advantage: Advantage) -> Tensor:
+    """:func:`grpo_advantages` on validated input."""
     g = rewards.shape[1]
     centred = rewards - rewards.mean(1, keepdim=True)
     factor = advantage.baseline_factor(g)
@@ -219,7 +230,7 @@ def grpo_loss(
     logp_all = torch.log_softmax(logits, -1)
     logp = torch.gather(logp_all, 1, samples)
     lref = torch.gather(torch.log_softmax(ref_logits, -1), 1, samples)
-    adv = grpo_advantages(rewards, advantage=obj.advantage)
+    adv = _advantages(rewards, obj.advantage)
     surrogate = torch.exp(logp - logp.detach()) * adv
     if obj.penalty.name == "reverse_kl":
         d = torch.exp(lref - logp) - (lref - logp) - 1.0
@@ -251,7 +262,7 @@ def grpo_grad(
     b = _beta(beta, logits)
     logp_all = torch.log_softmax(logits, -1)
     l = torch.gather(logp_all - torch.log_softmax(ref_logits, -1), 1, samples)
-    adv = grpo_advantages(rewards, advantage=obj.advantage)
+    adv = _advantages(rewards, obj.advantage)
     pen = -torch.expm1(-l) if obj.penalty.name == "reverse_kl" else l
     c = adv - b * pen
     grad = torch.zeros_like(logits).scatter_add_(1, samples, c)
@@ -303,9 +314,19 @@ def grpo_expected_grad(
     obj = as_objective(group_size, std, penalty, eps)
     if not isinstance(obj.group_size, int):
         raise ValueError(f"group_size must be an integer >= 2; got {obj.group_size!r}")
+    _checks.tensor(logits, "logits", ndim=2, shape="(B, K)")
+    _checks.tensor(ref_logits, "ref_logits", ndim=2, shape="(B, K)")
+    _checks.same_shape(ref_logits, "ref_logits", logits, "logits")
+    _checks.tensor(levels, "levels", ndim=1, shape="(L,)")
+    _checks.tensor(reward_probs, "reward_probs", ndim=3, shape="(B, K, L)")
     if reward_probs.shape[:2] != logits.shape or reward_probs.shape[2] != levels.shape[0]:
         raise ValueError("reward_probs must have shape (B, K, L) matching logits (B, K) and levels (L,)")
-    b = _beta(beta, logits)
+    _checks.same_device(logits=logits, ref_logits=ref_logits, levels=levels, reward_probs=reward_probs)
+    _checks.same_dtype(logits=logits, ref_logits=ref_logits, reward_probs=reward_probs)
+    checks = _checks.DataChecks().finite(logits=logits.detach(), ref_logits=ref_logits, levels=levels)
+    checks.probabilities("reward_probs", reward_probs)
+    b = _checks.beta(beta, logits, checks)
+    checks.raise_if_failed()
     logp = torch.log_softmax(logits, -1)
     log_ref = torch.log_softmax(ref_logits, -1)
     pi = torch.exp(logp)

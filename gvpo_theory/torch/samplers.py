@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from . import _checks
+
 #: Names :func:`make_sampler` understands.
 SAMPLERS: tuple[str, ...] = ("on-policy", "reference", "uniform", "mixture", "replay")
 
@@ -32,27 +34,37 @@ def sample_categorical(probs: Tensor, k: int, generator: torch.Generator | None 
 
     Rows need not be normalised (the CDF is scaled by its last entry); arms of zero mass
     are never drawn (``right=True`` skips empty CDF steps, also for a uniform draw of 0).
+    ``probs`` must be float32/float64, finite and >= 0 with a positive total in every row
+    (checked in one reduction; a NaN row would otherwise draw its last arm every time).
     """
-    if probs.ndim != 2:
-        raise ValueError(f"probs must have shape (B, K); got {tuple(probs.shape)}")
-    if not (isinstance(k, int) and k >= 1):
-        raise ValueError(f"k must be an integer >= 1; got {k!r}")
+    _checks.tensor(probs, "probs", ndim=2, shape="(B, K)")
+    if probs.shape[1] == 0:
+        raise ValueError("probs must have at least one arm (K >= 1)")
+    k = _checks.count(k, "k")
+    _checks.generator(generator, probs.device)
+    _checks.DataChecks().probabilities("probs", probs, positive_total=True).raise_if_failed()
     cdf = probs.cumsum(-1)
     u = torch.rand((probs.shape[0], k), generator=generator, device=probs.device, dtype=probs.dtype)
     idx = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)
     return idx.clamp_(max=probs.shape[1] - 1)
 
 
-def _check_fixed(probs: Tensor, name: str) -> Tensor:
-    if probs.ndim != 2:
-        raise ValueError(f"{name} sampling probabilities must have shape (B, K); got {tuple(probs.shape)}")
+def _check_fixed(probs: Tensor, name: str, arg: str = "probs", *, warn: bool = True) -> Tensor:
+    """Validate a fixed π_s (B, K) given as argument ``arg`` of sampler ``name``; warn with
+    :class:`SupportWarning` (when ``warn``) where it has zeros."""
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a string; got {type(name).__name__}")
+    label = f"{arg} ({name} sampling probabilities)"
+    _checks.tensor(probs, label, ndim=2, shape="(B, K)")
+    if probs.shape[1] == 0:
+        raise ValueError(f"{label} must have at least one arm (K >= 1)")
     if not torch.isfinite(probs).all() or (probs < 0).any():
-        raise ValueError(f"{name} sampling probabilities must be finite and >= 0")
+        raise ValueError(f"{label} must be finite and >= 0")
     total = probs.sum(-1)
     if ((total - 1).abs() > 1e-6 * probs.shape[1]).any():
-        raise ValueError(f"{name} sampling probabilities must sum to 1 in every context")
+        raise ValueError(f"{label} must sum to 1 in every context")
     zero = probs <= 0
-    if zero.any():
+    if warn and zero.any():
         warnings.warn(
             f"sampler {name!r} gives zero probability to {int(zero.sum())} arm(s) in "
             f"{int(zero.any(-1).sum())} context(s). GVPO's optimum is unique only for a sampling "
@@ -63,6 +75,15 @@ def _check_fixed(probs: Tensor, name: str) -> Tensor:
             stacklevel=3,
         )
     return probs
+
+
+def _check_policy(policy: object, like: Tensor | None = None) -> Tensor:
+    """The current policy π_θ (B, K); with ``like`` (a fixed π_s), of its shape and device."""
+    _checks.tensor(policy, "policy", ndim=2, shape="(B, K)")
+    if like is not None:
+        _checks.same_shape(policy, "policy", like, "the sampler's fixed probabilities")
+        _checks.same_device(policy=policy, fixed_probabilities=like)
+    return policy  # type: ignore[return-value]
 
 
 class Sampler:
@@ -88,7 +109,7 @@ class OnPolicySampler(Sampler):
     name = "on-policy"
 
     def probs(self, policy: Tensor) -> Tensor:
-        return policy.detach()
+        return _check_policy(policy).detach()
 
     @property
     def on_policy(self) -> bool:
@@ -104,6 +125,7 @@ class FixedSampler(Sampler):
         self._probs = _check_fixed(probs, name)
 
     def probs(self, policy: Tensor) -> Tensor:
+        _check_policy(policy, self._probs)
         return self._probs
 
 
@@ -115,13 +137,16 @@ class MixtureSampler(Sampler):
     """
 
     def __init__(self, fixed: Tensor, on_policy_weight: float = 0.0, name: str = "mixture") -> None:
-        if not (0.0 <= on_policy_weight <= 1.0):
+        alpha = _checks.real(on_policy_weight, "on_policy_weight")
+        if not (0.0 <= alpha <= 1.0):
             raise ValueError(f"on_policy_weight must lie in [0, 1]; got {on_policy_weight!r}")
         self.name = name
-        self.alpha = float(on_policy_weight)
-        self._fixed = _check_fixed(fixed, name) if self.alpha == 0.0 else fixed
+        self.alpha = alpha
+        # validated whatever α; zeros in μ matter (SupportWarning) only when α = 0
+        self._fixed = _check_fixed(fixed, name, "fixed", warn=self.alpha == 0.0)
 
     def probs(self, policy: Tensor) -> Tensor:
+        _check_policy(policy, self._fixed)
         if self.alpha == 0.0:
             return self._fixed
         return self.alpha * policy.detach() + (1.0 - self.alpha) * self._fixed
@@ -144,8 +169,9 @@ class ReplaySampler(Sampler):
     _cursor: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.capacity, int) and self.capacity >= 1):
-            raise ValueError(f"capacity must be an integer >= 1; got {self.capacity!r}")
+        self.capacity = _checks.count(self.capacity, "capacity")
+        if not isinstance(self.name, str):
+            raise ValueError(f"name must be a string; got {type(self.name).__name__}")
 
     def _push(self, arms: Tensor) -> None:
         k = arms.shape[1]
@@ -163,12 +189,13 @@ class ReplaySampler(Sampler):
         self._filled = min(self._filled + 1, self.capacity)
 
     def sample(self, policy: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
-        self._push(sample_categorical(policy.detach(), k, generator))
+        self._push(sample_categorical(_check_policy(policy).detach(), k, generator))
         size = self._filled * k
         pick = torch.randint(0, size, (policy.shape[0], k), generator=generator, device=policy.device)
         return torch.gather(self._buffer[:, :size], 1, pick)
 
     def probs(self, policy: Tensor) -> Tensor:
+        _check_policy(policy)
         if self._buffer is None:
             return policy.detach()
         size = self._filled * (self._buffer.shape[1] // self.capacity)
@@ -185,6 +212,11 @@ def make_sampler(name: str, pi_ref: Tensor, *, seed: int = 0, replay_capacity: i
     ``"mixture"`` is ½·π_ref + ½·ν with ν = softmax of standard-normal logits (a different
     model's samples, seeded): fixed, off-policy, with full support.
     """
+    _checks.choice(name, "sampler", SAMPLERS)
+    _checks.tensor(pi_ref, "pi_ref", ndim=2, shape="(B, K)")
+    _checks.DataChecks().probabilities("pi_ref", pi_ref).raise_if_failed()
+    seed = _checks.count(seed, "seed", min_value=0, max_value=2**63 - 7920)
+    replay_capacity = _checks.count(replay_capacity, "replay_capacity")
     if name == "on-policy":
         return OnPolicySampler()
     if name == "reference":

@@ -40,6 +40,7 @@ from torch import Tensor
 from ..objective import Objective, as_objective
 from ..pooling import kl_divergence, kl_optimal_policy
 from ..stationary import grpo_stationary_policy
+from . import _checks
 from .bandits import Bandits
 from .losses import (
     grpo_expected_grad,
@@ -184,6 +185,7 @@ def restricted_optimum(
     θ_o = log π_ref(o) + r(o)/β + c on S, with c fixing Σ_S θ_o = Σ_S θ0_o. Returns
     softmax(θ), shape (B, K). Equals π* only when S covers every arm.
     """
+    _checks.restricted_optimum_arguments(theta0, pi_ref, mean_rewards, beta, support)
     theta0, pi_ref = np.asarray(theta0, float), np.asarray(pi_ref, float)
     b = np.broadcast_to(np.asarray(beta, float), theta0.shape[:-1])[..., None]
     s = np.asarray(support, bool)
@@ -330,6 +332,8 @@ def verify(
     Returns:
         :class:`VerifyReport` with one :class:`RunResult` per run.
     """
+    _checks.verify_arguments(bandits, beta=beta, steps=steps, lr=lr, eval_every=eval_every, seed=seed,
+                             threads=threads, tolerance=tolerance)
     for name, value, options in (
         ("mode", mode, MODES),
         ("optimizer", optimizer, ("sgd", "adam")),
