@@ -162,7 +162,8 @@ def test_progress_on_stderr_when_not_a_terminal(capsys):
         "--method", "gvpo", "--sampler", "uniform",
     )
     assert code in (0, 1)
-    # capsys is not a TTY: one line per run when it ends (and every 5 s before)
+    # capsys is not a TTY: a line at once, then one per run when it ends (and every 5 s before)
+    assert err.startswith("verify: loading torch ...\n")
     assert "gvpo/uniform: step 20/20" in err
     assert "gvpo/uniform" not in out
 

@@ -8,9 +8,17 @@ run's tolerance and pass/fail; exits 1 when a run misses its tolerance.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
 
 from ..objective import PENALTY_CHOICES, SCALES, STD_CHOICES
 from . import dumps_json
+
+NO_TORCH = (
+    "verify needs PyTorch, which is not installed: pip install 'gvpo-theory[torch]' "
+    "(CPU-only machines: pip install torch --index-url https://download.pytorch.org/whl/cpu "
+    "first; see the README's Install section)"
+)
 
 SAMPLER_NAMES = ("on-policy", "reference", "uniform", "mixture", "replay")
 METHOD_NAMES = ("gvpo", "grpo")
@@ -130,6 +138,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("torch") is None:
+        raise ValueError(NO_TORCH)
+    if not args.quiet:  # importing torch takes seconds: say so at once
+        print("verify: loading torch ...", file=sys.stderr, flush=True)
     try:
         import torch
 
@@ -137,11 +149,7 @@ def run(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] != "torch":
             raise
-        raise ValueError(
-            "verify needs PyTorch, which is not installed: pip install 'gvpo-theory[torch]' "
-            "(CPU-only machines: pip install torch --index-url https://download.pytorch.org/whl/cpu "
-            "first; see the README's Install section)"
-        ) from None
+        raise ValueError(NO_TORCH) from None
     defaults = (32, 4, 3000) if args.quick else (256, 8, 3000)
     for name, value in zip(("contexts", "arms", "steps"), defaults):
         if getattr(args, name) is None:
