@@ -2,12 +2,15 @@
 stationary point.
 
 B independent contexts × K arms (π_ref ~ Dirichlet(2), rewards on the grid {0, ½, 1}),
-groups of k = 8, β = 1. GVPO is trained from π_ref with samples drawn on-policy, from
-π_ref, uniformly, from a fixed off-policy mixture and from a replay buffer; its
-KL(π* ‖ π_θ) falls to rounding level for all of them (the sampled GVPO gradient has zero
-variance at π*, docs/theory.md §5). GRPO (on-policy, population std, k3 penalty; Robbins–Monro
-steps with Polyak averaging) approaches the engine's GRPO stationary policy and stays a
-fixed distance from π* (Vojnovic & Yun: GRPO's objective is not logarithmic pooling).
+groups of G = 8, β = 1, three seeds (median and min–max band). GVPO is trained from π_ref
+with samples drawn on-policy, from π_ref, uniformly, from a fixed off-policy mixture and from
+a replay buffer; its
+KL(π* ‖ π_θ) falls with no noise floor for all of them (the sampled GVPO gradient has zero
+variance at π*, docs/theory.md §5) — to rounding level within 3000 steps where every arm is
+sampled often, more slowly where low-probability arms are rarely drawn. GRPO (on-policy,
+population std, k3 penalty; Robbins–Monro steps with Polyak averaging) approaches the
+engine's GRPO stationary policy and stays a fixed distance from π* (Vojnovic & Yun: GRPO's
+objective is not logarithmic pooling).
 CPU-sized by default; ``--gpu-scale`` runs B = 2^16, K = 16 on CUDA when available.
 Writes ``fig5_training.{png,pdf,csv}``.
 
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from analyses.common import Timer, base_parser, progress, report, save_figure, write_csv
 from gvpo_theory.plots import training_figure
@@ -42,7 +47,9 @@ def parse_args(argv: Sequence[str] | None = None):
     p.add_argument("--group-size", type=int, default=8, help="k")
     p.add_argument("--beta", type=float, default=1.0)
     p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=3,
+                   help="independent seeds (problems and samples) 0..S-1; the figure draws the median "
+                   "and the min-max band")
     p.add_argument("--gpu-scale", action="store_true", help="B = 2^16, K = 16, 3000 steps, CUDA if available")
     return p.parse_args(argv)
 
@@ -62,54 +69,64 @@ def run(args) -> list[Path]:
     threads = torch.get_num_threads()
     if device == "cpu":
         torch.set_num_threads(1)  # tiny tensors: threads only add overhead; also bitwise-stable
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1; got {args.seeds}")
+    reports = []
     try:
-        bandits = make_bandits(
-            args.contexts,
-            args.arms,
-            rewards="levels",
-            concentration=2.0,
-            seed=args.seed,
-            device=device,
-            dtype=dtype,
-        )
-        report_ = verify(
-            bandits,
-            beta=args.beta,
-            group_size=args.group_size,
-            samplers=tuple(SAMPLERS),
-            steps=args.steps,
-            seed=args.seed,
-            eval_every=max(1, args.steps // 150),
-            device=device,
-        )
+        for seed in range(args.seeds):
+            bandits = make_bandits(
+                args.contexts,
+                args.arms,
+                rewards="levels",
+                concentration=2.0,
+                seed=seed,
+                device=device,
+                dtype=dtype,
+            )
+            reports.append(verify(
+                bandits,
+                beta=args.beta,
+                group_size=args.group_size,
+                samplers=tuple(SAMPLERS),
+                steps=args.steps,
+                seed=seed,
+                eval_every=max(1, args.steps // 150),
+                device=device,
+            ))
     finally:
         torch.set_num_threads(threads)
-    runs = {(r.method, r.sampler): r for r in report_.runs}
-    progress(
-        NAME, f"trained {len(report_.runs)} runs of {args.contexts} contexts x {args.arms} arms ({timer})"
-    )
+    report_ = reports[0]
+    progress(NAME, f"trained {len(report_.runs)} runs of {args.contexts} contexts x {args.arms} arms "
+             f"for {args.seeds} seed(s) ({timer})")
+    by_seed = [{(r.method, r.sampler): r for r in rep.runs} for rep in reports]
+
+    def stack(method: str, sampler: str, field: str) -> np.ndarray:
+        """(seeds, steps) of one logged curve."""
+        return np.stack([getattr(seed_runs[(method, sampler)], field) for seed_runs in by_seed])
+
+    runs = by_seed[0]
     gvpo = {SAMPLERS[s]: runs[("gvpo", s)] for s in SAMPLERS}
     grpo = runs[("grpo", "on-policy")]
     steps = next(iter(gvpo.values())).steps
     columns = {"step": steps}
-    for key, r in gvpo.items():
-        columns[f"gvpo_{key}_kl_pi_star"] = r.kl
-        columns[f"gvpo_{key}_max_err_pi_star"] = r.max_error
-    columns["grpo_kl_stationary"] = grpo.kl
-    columns["grpo_kl_pi_star"] = grpo.kl_pi_star
-    columns["grpo_max_err_stationary"] = grpo.max_error
-    columns["grpo_max_err_pi_star"] = grpo.max_error_pi_star
+    for s, key in SAMPLERS.items():  # median over seeds of each curve, as drawn
+        columns[f"gvpo_{key}_kl_pi_star"] = np.median(stack("gvpo", s, "kl"), axis=0)
+        columns[f"gvpo_{key}_max_err_pi_star"] = np.median(stack("gvpo", s, "max_error"), axis=0)
+    for column, field in (("kl_stationary", "kl"), ("kl_pi_star", "kl_pi_star"),
+                          ("max_err_stationary", "max_error"), ("max_err_pi_star", "max_error_pi_star")):
+        columns[f"grpo_{column}"] = np.median(stack("grpo", "on-policy", field), axis=0)
     # 4 digits: the curves are drawn on log axes; lower digits of a sampled run's errors
     # depend on the machine's floating-point reductions
     paths = [write_csv(args.out / f"{STEM}.csv", columns, digits=4)]
+    band = f"median and min–max band over {args.seeds} seeds" if args.seeds > 1 else "one seed"
     fig = training_figure(
         steps,
-        {key: r.kl for key, r in gvpo.items()},
+        {key: stack("gvpo", s, "kl") for s, key in SAMPLERS.items()},
         grpo.steps,
-        grpo.kl,
-        grpo.kl_pi_star,
+        stack("grpo", "on-policy", "kl"),
+        stack("grpo", "on-policy", "kl_pi_star"),
         title=f"B = {args.contexts} bandits, K = {args.arms} arms, G = {args.group_size}, β = {args.beta:g}, "
-        f"{report_.settings['dtype']} on {report_.settings['device']}",
+        f"{report_.settings['dtype']} on {report_.settings['device']}; {band}",
     )
     paths += save_figure(fig, args.out, STEM)
     progress(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -313,22 +314,34 @@ def training_figure(
 ) -> Figure:
     """Sampled training on a tabular bandit: GVPO reaches π*, GRPO its own stationary point.
 
+    Every KL may be one run (n,) or several seeds (S, n): then the median is drawn with the
+    band from the smallest to the largest seed.
+
     Args:
         gvpo_steps: step numbers of the GVPO logs (n,).
-        gvpo_kl: sampler name → KL(π* ‖ π_θ) at each logged step (n,).
+        gvpo_kl: sampler name → KL(π* ‖ π_θ) at each logged step, (n,) or (S, n).
         grpo_steps: step numbers of the GRPO log (m,).
-        grpo_to_stationary: KL(π_GRPO ‖ π_θ) for GRPO's run (m,).
-        grpo_to_optimum: KL(π* ‖ π_θ) for GRPO's run (m,).
-        title: figure title (e.g. the problem size and seed).
+        grpo_to_stationary: KL(π_GRPO ‖ π_θ) for GRPO's run, (m,) or (S, m).
+        grpo_to_optimum: KL(π* ‖ π_θ) for GRPO's run, (m,) or (S, m).
+        title: figure title (e.g. the problem size and seeds).
     """
     floor = 1e-17  # zeros (exact convergence) drawn at the bottom of a log axis
+
+    def curve(ax: Axes, x: NDArray[np.float64], y: ArrayLike, name: str, **kw: Any) -> None:
+        y = np.asarray(y, dtype=float)
+        if y.shape[-1:] != x.shape or y.ndim not in (1, 2):
+            raise ValueError(f"{name} must have shape {x.shape} or (seeds, {x.size}); got {y.shape}")
+        y = np.maximum(np.atleast_2d(y), floor)
+        ax.plot(x, np.median(y, axis=0), **kw)
+        if y.shape[0] > 1:
+            ax.fill_between(x, y.min(axis=0), y.max(axis=0), color=kw["color"], alpha=0.18, lw=0)
+
     fig = _new_figure(10.0, 4.0)
     left, right = fig.subplots(1, 2)
     steps = np.asarray(gvpo_steps, dtype=float)
     for k, (name, kl) in enumerate(gvpo_kl.items()):
-        kl = _as2d(kl, steps.shape, f"gvpo_kl[{name!r}]")
-        left.plot(steps, np.maximum(kl, floor), color=color(f"sampler_{name}", k), lw=1.5,
-                  label=f"GVPO, samples from {name.replace('_', '-')}")
+        curve(left, steps, kl, f"gvpo_kl[{name!r}]", color=color(f"sampler_{name}", k), lw=1.5,
+              label=f"GVPO, samples from {name.replace('_', '-')}")
     left.set_yscale("log")
     left.axhline(floor, color=PALETTE["pi_ref"], lw=0.6)
     left.annotate(f"exactly 0 (drawn at {floor:.0e})", (0.98, floor), xycoords=("axes fraction", "data"),
@@ -339,11 +352,10 @@ def training_figure(
     left.set_title("GVPO reaches π* from any sampling distribution", fontsize=10)
     left.legend(fontsize=7.5)
     gsteps = np.asarray(grpo_steps, dtype=float)
-    right.plot(gsteps, np.maximum(_as2d(grpo_to_stationary, gsteps.shape, "grpo_to_stationary"), floor),
-               color=PALETTE["grpo"], lw=1.6, label="GRPO: KL(π_GRPO ‖ π_θ), own stationary point")
-    right.plot(gsteps, np.maximum(_as2d(grpo_to_optimum, gsteps.shape, "grpo_to_optimum"), floor),
-               color=PALETTE["kl_optimal"], ls=LINESTYLE["kl_optimal"], lw=1.6,
-               label="GRPO: KL(π* ‖ π_θ), the KL optimum")
+    curve(right, gsteps, grpo_to_stationary, "grpo_to_stationary", color=PALETTE["grpo"], lw=1.6,
+          label="GRPO: KL(π_GRPO ‖ π_θ), own stationary point")
+    curve(right, gsteps, grpo_to_optimum, "grpo_to_optimum", color=PALETTE["kl_optimal"],
+          ls=LINESTYLE["kl_optimal"], lw=1.6, label="GRPO: KL(π* ‖ π_θ), the KL optimum")
     right.set_yscale("log")
     right.set_xlabel("training step", fontsize=9)
     right.set_ylabel("KL divergence (nats, mean over problems)", fontsize=9)

@@ -151,3 +151,17 @@ def test_palette_has_one_colour_per_group_size_and_figures_use_no_pyplot() -> No
     before = plt.get_fignums()
     plots.binary_vs_beta_figure([1.0], [0.3], [2], [[[0.5]]], [[0.5]])
     assert plt.get_fignums() == before
+
+
+def test_training_figure_draws_the_median_and_a_band_over_seeds() -> None:
+    steps = np.arange(4.0)
+    seeds = np.array([[1e-1, 1e-3, 1e-5, 0.0], [1e-1, 1e-2, 1e-4, 1e-8], [1e-1, 1e-4, 1e-6, 1e-9]])
+    fig = plots.training_figure(steps, {"uniform": seeds}, steps, seeds, seeds)
+    left = fig.axes[0]
+    # median over the three seeds, with exact zeros drawn at the 1e-17 floor
+    np.testing.assert_allclose(left.get_lines()[0].get_ydata(), [1e-1, 1e-3, 1e-5, 1e-9])
+    (band,) = left.collections
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert ys.min() == pytest.approx(1e-17) and ys.max() == pytest.approx(1e-1)
+    one = plots.training_figure(steps, {"uniform": seeds[0]}, steps, seeds[0], seeds[0])
+    assert len(one.axes[0].collections) == 0  # a single run: no band
