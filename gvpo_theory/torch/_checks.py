@@ -223,6 +223,8 @@ class DataChecks:
         if not self._values:
             return
         device = self._values[0].device
+        if device.type == "meta":  # shapes only, no values to check
+            return
         if device.type == "cpu":  # no transfer to save: read each value directly
             host = [v.item() for v in self._values]
         else:

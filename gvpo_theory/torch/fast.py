@@ -41,11 +41,11 @@ def gvpo_sgd_step_(
         beta: β > 0.  lr: the SGD step on the summed loss (natural scale 1/(β²(k − 1))).
         group_size: k >= 2 samples per context.
         generator: torch generator for the uniforms (``None``: the global RNG).
-        check_finite: check this step's weights w (B, k) before θ is touched — one
-            reduction over B·k entries and one device→host sync per step. Every non-finite
-            entry of θ, or of ``ref_logp``/``mean_rewards`` at a drawn arm, makes some w
-            non-finite, so bad input is refused (a ``ValueError`` naming the argument)
-            before it reaches θ. ``False`` skips it (no sync, for ``torch.compile``d loops).
+        check_finite: refuse (a ``ValueError`` naming the argument, θ untouched) NaN or
+            ±inf entries in ``theta``, ``ref_logp`` or ``mean_rewards``: one sum over the
+            three tensors and one device→host sync per step (on CPU ~1–2% of a step at
+            B >= 4096, ~15 µs at B = 64). ``False`` skips it (no sync; for
+            ``torch.compile``d or throughput loops that check their own state).
 
     Shapes, dtypes (float32/float64, shared), the device, β, lr and the group size are
     always checked (metadata only, no sync).
@@ -54,6 +54,9 @@ def gvpo_sgd_step_(
     beta = _checks.scalar_beta(beta)
     lr = _checks.positive(lr, "lr")
     group_size = _checks.count(group_size, "group_size", min_value=2)
+    if check_finite:
+        checks = _checks.DataChecks().finite(theta=theta, ref_logp=ref_logp, mean_rewards=mean_rewards)
+        checks.raise_if_failed()
     logp = torch.log_softmax(theta, -1)
     cdf = logp.exp().cumsum(-1)
     u = torch.rand((theta.shape[0], group_size), generator=generator, device=theta.device, dtype=theta.dtype)
@@ -61,13 +64,6 @@ def gvpo_sgd_step_(
     g = mean_rewards - beta * (logp - ref_logp)
     gy = torch.gather(g, 1, y)
     w = gy - gy.mean(1, keepdim=True)
-    if check_finite and not bool(torch.isfinite(w).all()):
-        bad = _checks.DataChecks().finite(theta=theta, ref_logp=ref_logp, mean_rewards=mean_rewards)
-        bad.raise_if_failed()
-        raise ValueError(
-            f"the step's weights overflowed (beta={beta}, mean_rewards and ref_logp too large to "
-            "combine in this dtype); theta was left unchanged"
-        )
     return theta.scatter_add_(1, y, w.mul_(lr * beta))
 
 
