@@ -9,10 +9,11 @@ or a silent NaN. The rules:
   computed together share one dtype and one device; sample indices are int64 in [0, K).
   These read only metadata and cost nothing.
 * **data** — floating inputs finite, probability rows non-negative and summing to 1,
-  indices in range. These need one pass over the data and, on a GPU, one device→host
-  synchronisation; :class:`DataChecks` fuses all of one call's conditions into a single
-  reduction and a single sync, and names the culprit only once something failed.
-* **scalars** — β, eps, lr, counts, seeds and string options go through the engine's
+  indices in range. These need a pass over the data and, on a GPU, a device→host
+  synchronisation; :class:`DataChecks` reduces each condition to one number (a sum, a
+  minimum), reads all of one call's numbers back at once (one sync), and names the
+  culprit only once something failed.
+* **scalars** — β, lr, counts, seeds and string options go through the engine's
   shared checks in :mod:`gvpo_theory.problem` (booleans, strings and complex numbers are
   refused there), so the numpy engine and the torch module apply one set of rules.
 """
@@ -109,11 +110,6 @@ def positive(value: object, name: str) -> float:
     if not (math.isfinite(val) and val > 0):
         raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
     return val
-
-
-def eps(value: object, name: str = "eps") -> float:
-    """The std epsilon: :func:`problem.check_eps` (finite, >= 0)."""
-    return problem.check_eps(_python_scalar(value), name)
 
 
 def choice(value: object, name: str, options: tuple[str, ...]) -> str:
