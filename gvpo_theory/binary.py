@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .objective import Objective, as_objective
-from .problem import RewardDistribution, check_beta, check_group_size
+from .problem import RewardDistribution, as_numeric_array, check_beta, check_group_size, check_pair
 from .stationary import grpo_stationary_policy
 
 #: Margin factor κ_std at G = 2: P_2(a | π) = κ·γ·(1 − π(a)) (A_1 = sign(r_1 − r_2)·κ for
@@ -42,10 +42,7 @@ G2_STD_FACTOR: dict[str, float] = {"population": 1.0, "sample": 1.0 / math.sqrt(
 
 
 def _as_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric; got {x!r}") from exc
+    arr = as_numeric_array(x, name)
     if np.any(np.isnan(arr)):
         raise ValueError(f"{name} must not be NaN")
     return arr
@@ -334,8 +331,7 @@ def stationary(
     obj = as_objective(group_size, std, penalty, eps)
     p = check_p_ref(p_ref)
     b = check_beta(beta)
-    if len(success) != 2:
-        raise ValueError(f"success must be a pair (s_a, s_b); got {success!r}")
+    success = check_pair(success, "success")
     s_a = float(check_success(success[0], "success[0] (s_a)"))
     s_b = float(check_success(success[1], "success[1] (s_b)"))
     p, b = np.broadcast_arrays(p, b)

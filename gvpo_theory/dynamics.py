@@ -32,12 +32,16 @@ from scipy.special import logsumexp
 from .objective import Objective, as_objective
 from .preference import preference_model
 from .problem import (
+    MAX_GROUP_SIZE,
     Rewards,
     as_float_array,
     check_beta,
+    check_callable,
     check_choice,
     check_distribution,
     check_group_size,
+    check_positive_int,
+    check_tolerance,
     expected_rewards,
 )
 
@@ -170,10 +174,10 @@ def integrate_flow(
 
     Outputs with π0(o) = 0 are held at 0 (their logits are not integrated).
     """
+    check_callable(update, "update")
     p0 = check_distribution(pi0, "pi0")
-    for name, value in (("t_max", t_max), ("tol", tol), ("rtol", rtol), ("atol", atol)):
-        if not (isinstance(value, (int, float, np.floating)) and np.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    t_max, tol = check_tolerance(t_max, "t_max"), check_tolerance(tol, "tol")
+    rtol, atol = check_tolerance(rtol, "rtol"), check_tolerance(atol, "atol")
     if p0.ndim != 1:
         raise ValueError("integrate_flow takes one problem: pi0 must be 1-D (K,)")
     live = p0 > 0
@@ -238,6 +242,7 @@ def gvpo_flow(
 ) -> FlowResult:
     """Integrate the expected GVPO update from π0 (default π_ref) to π* (full-support π_s)."""
     ref = check_distribution(pi_ref, "pi_ref")
+    group_size = check_group_size(group_size, max_value=MAX_GROUP_SIZE)
     start = ref if pi0 is None else pi0
     return integrate_flow(
         lambda p: gvpo_expected_update(p, ref, rewards, beta, pi_s, group_size),
@@ -256,7 +261,10 @@ def expected_gradient_ascent(
 ) -> tuple[NDArray[np.float64], int, float]:
     """Plain fixed-step ascent θ ← θ + lr·F(softmax θ): what a training loop does in
     expectation. Returns (policy, steps taken, final max|F|). A baseline for benchmarks."""
+    check_callable(update, "update")
     p0 = check_distribution(pi0, "pi0")
+    tol = check_tolerance(tol, "tol")
+    max_steps = check_positive_int(max_steps, "max_steps")
     lr_arr = as_float_array(learning_rate, "learning_rate")
     if lr_arr.ndim != 0:
         raise ValueError(f"learning_rate must be a single number; got shape {lr_arr.shape}")

@@ -43,7 +43,10 @@ from .problem import (
     Rewards,
     RewardStructure,
     as_float_array,
+    as_numeric_array,
     check_distribution,
+    check_memory_estimate,
+    check_positive_int,
     split_rewards,
 )
 
@@ -123,10 +126,7 @@ def _as_float64(x: ArrayLike, name: str) -> NDArray[np.float64]:
     """float64 view of x without copying an array that already is one (finiteness unchecked)."""
     if isinstance(x, np.ndarray) and x.dtype == np.float64:
         return x
-    try:
-        return np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        return as_float_array(x, name)  # raises the named error
+    return as_numeric_array(x, name)  # the package's dtype gate: refuses bools, strings, complex
 
 
 def _check_levels(levels: ArrayLike) -> NDArray[np.float64]:
@@ -182,6 +182,7 @@ def advantage_table(
     use :func:`preference_model_mc` (Monte Carlo with a standard error) there instead.
     """
     obj = as_objective(group_size, std, None, eps)
+    max_terms = check_positive_int(max_terms, "max_terms")
     lev = _check_levels(levels)
     if math.isinf(obj.group_size):
         raise ValueError("group_size must be a finite integer >= 2 for exact enumeration; "
@@ -249,6 +250,7 @@ def level_advantages(
     Identity (tested): Σ_l m_l·a_l(m) = 0 for every m.
     """
     obj = as_objective(group_size, std, None, eps)
+    max_terms = check_positive_int(max_terms, "max_terms")
     v = _check_levels(levels)
     m = _check_level_masses(level_masses, v.size)
     return level_advantages_kernel(m, v, obj, max_terms)
@@ -344,6 +346,7 @@ def preference_model(
         r(o) − E_π r; E_π[P_G] = 0.
     """
     obj = as_objective(group_size, std, None, eps)
+    max_terms = check_positive_int(max_terms, "max_terms")
     p = check_distribution(pi, "pi")
     shared, per_problem = split_rewards(rewards, p.shape[:-1], p.shape[-1])
     if shared is not None:
@@ -394,8 +397,11 @@ def preference_model_mc(
     if math.isinf(obj.group_size):
         raise ValueError("group_size=inf has an exact closed form; use preference_model")
     g = int(obj.group_size)
-    if n_groups < 2:
-        raise ValueError(f"n_groups must be >= 2; got {n_groups}")
+    n_groups = check_positive_int(n_groups, "n_groups", min_value=2)
+    seed = check_positive_int(seed, "seed", min_value=0)
+    chunk = check_positive_int(chunk, "chunk")
+    # 48 bytes per drawn reward: draws, the group, its deviations and std (measured peak)
+    check_memory_estimate(48 * max(chunk, g - 1), "group_size", g)
     structure, _ = split_rewards(rewards, (), p.size)
     w = structure.profile_masses(p)
     m = structure.mixture(w)
@@ -470,6 +476,7 @@ def level_advantages_jacobian(
     ∂σ²/∂m_j ≅ (v_j − μ)² on the tangent space. No std: ∂a_l/∂m_j = −f·v_j.
     """
     obj = as_objective(group_size, std, None, eps)
+    max_terms = check_positive_int(max_terms, "max_terms")
     v = _check_levels(levels)
     m = _check_level_masses(level_masses, v.size)
     if m.ndim != 1:

@@ -1,12 +1,9 @@
-"""Bad input that needs a check at an engine front door (pending), fuzzed like the rest.
+"""Bad input at the engine front doors whose checks are easy to forget, fuzzed like the rest.
 
-Each test throws the input-validation issue's bad-input classes (tests/bad_inputs.py) at
-one argument of one engine function and expects a ``ValueError`` naming the argument —
-first a fixed representative of every class (so the test fails deterministically today),
-then hypothesis draws around them. The shared check each one needs exists in
-gvpo_theory/problem.py; the function's front door does not call it yet, so every test is
-``xfail(strict=True)`` with the exact check in its reason: wiring the call turns the test
-into an XPASS, which fails until the marker is removed.
+Each test throws the bad-input classes of tests/bad_inputs.py at one argument of one
+engine function and expects a ``ValueError`` naming the argument: first a fixed
+representative of every class (deterministic), then hypothesis draws around them. Each
+row names the shared check of gvpo_theory/problem.py that the front door calls.
 
 Calls that used to hang (a tolerance of 0, G = 10⁹ in a flow) run under an alarm, so a
 regression fails in seconds instead of stalling the suite.
@@ -41,10 +38,6 @@ PI = [0.3, 0.7]
 R = [1.0, 0.0]
 LEVELS = [0.0, 1.0]
 
-
-def _pending(function: str, check: str) -> pytest.MarkDecorator:
-    reason = f"front-door check pending: {function} must call problem.{check}"
-    return pytest.mark.xfail(strict=True, reason=reason)
 
 
 def _zero_update(p: np.ndarray) -> np.ndarray:
@@ -158,8 +151,8 @@ for arg in ("s_a", "s_b"):
         **{"s_a": 0.9, "s_b": 0.2, **kw}), "array", [0.5], "as_numeric_array (from binary._as_array)"))
 
 PARAMS = [
-    pytest.param(call, arg, kind, valid, id=f"{function}-{arg}", marks=_pending(function, check))
-    for function, arg, call, kind, valid, check in CASES
+    pytest.param(call, arg, kind, valid, id=f"{function}-{arg}")
+    for function, arg, call, kind, valid, _check in CASES
 ]
 
 
@@ -183,7 +176,6 @@ def test_front_door_defaults_are_valid() -> None:
 # ---------------------------------------------------------------- sizes and hangs
 
 
-@_pending("preference_model_mc", 'check_memory_estimate(48 * max(chunk, g - 1), "group_size", g)')
 def test_mc_refuses_a_group_size_whose_draws_do_not_fit_in_memory(monkeypatch) -> None:
     """48 bytes per drawn reward (measured peak of one chunk: draws, group, deviations,
     std); with the cap lowered to 1 MiB, G = 10⁵ (4.8 MB per group) must be refused up front
@@ -195,25 +187,21 @@ def test_mc_refuses_a_group_size_whose_draws_do_not_fit_in_memory(monkeypatch) -
         preference_model_mc(PI, R, 10**5, n_groups=10, chunk=1000)
 
 
-@_pending("gvpo_flow", 'check_group_size(group_size, max_value=MAX_GROUP_SIZE)')
 def test_gvpo_flow_refuses_an_absurd_group_size_instead_of_stalling() -> None:
     with _deadline(30), pytest.raises(ValueError, match=r"\bgroup_size\b"):
         gvpo_flow(PI, R, 1.0, None, 10**9)
 
 
-@_pending("expected_gradient_ascent", 'check_tolerance(tol, "tol")')
 def test_ascent_with_zero_tolerance_is_refused_not_run_to_max_steps() -> None:
     with _deadline(2), pytest.raises(ValueError, match=r"\btol\b"):
         expected_gradient_ascent(_drifting_update, PI, learning_rate=0.1, tol=0.0)
 
 
-@_pending("binary.stationary", 'check_pair(success, "success")')
 def test_binary_stationary_success_none_is_named() -> None:
     with pytest.raises(ValueError, match=r"\bsuccess\b"):
         binary.stationary(0.3, 1.0, 4, success=None)
 
 
-@_pending("preference_model_mc", 'check_positive_int(n_groups, "n_groups", min_value=2)')
 def test_mc_with_nan_groups_is_refused_not_nan() -> None:
     with pytest.raises(ValueError, match=r"\bn_groups\b"):
         preference_model_mc(PI, R, 4, n_groups=math.nan)
