@@ -45,6 +45,8 @@ from .problem import (
     as_float_array,
     check_beta,
     check_distribution,
+    check_positive_int,
+    check_tolerance,
     split_rewards,
 )
 
@@ -203,6 +205,8 @@ def grpo_stationary_policy(
         G = ∞ binary problems match the closed forms of :mod:`gvpo_theory.binary`.
     """
     obj = as_objective(group_size, std, penalty, eps)
+    tol = check_tolerance(tol, "tol")
+    max_terms = check_positive_int(max_terms, "max_terms")
     p = check_distribution(pi_ref, "pi_ref")
     b = check_beta(beta)
     try:
