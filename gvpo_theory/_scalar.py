@@ -212,56 +212,76 @@ def binary_advantages(q1: float, q0: float, group_size: int, std: str = "populat
     return a0 * scale, a1 * scale
 
 
+def binary_stationary_masses(
+    q1_ref: float, q0_ref: float, beta: float, group_size: int, std: str = "population"
+) -> tuple[float, float, int]:
+    """(q_0, q_1, evaluations): the reverse-KL fixed point of one binary problem, no validation.
+
+    The two reference masses are given separately (each may be ~1e-300, so 1 − q_1 would
+    round the other away), with q1_ref, q0_ref > 0 and q1_ref + q0_ref = 1; β > 0 finite;
+    2 ≤ G ≤ 256 (:func:`binary_advantages`); ``std`` "population" or "sample". Solves, in the
+    logit x = log(q_1/q_0), the fixed point q_1·(1 − a_1/β) = Q_1 written on the lighter
+    reference level (as the engine's bracketed solver does): h(x) = q_1·(1 − a_1/β) − Q_1 if
+    Q_1 ≤ Q_0, else Q_0 − q_0·(1 − a_0/β); h increases through the root, which lies at
+    x ≥ logit Q_1 (a_1 ≥ 0). The G = 2 and G = ∞ closed forms bracket the root in most cases
+    (π(a) moves monotonically with G); the safe bracket [logit Q_1, 700] is the fallback.
+    """
+    b = beta
+    light_one = q1_ref <= q0_ref
+
+    def h(x: float) -> float:
+        q0, q1 = _masses(x)
+        a0, a1 = binary_advantages(q1, q0, group_size, std)
+        if light_one:
+            return q1 * (1.0 - a1 / b) - q1_ref
+        return q0_ref - q0 * (1.0 - a0 / b)
+
+    lo, hi = _logit_parts(q1_ref, q0_ref), _X_MAX
+    h_lo = h_hi = None
+    calls = 0
+    if q1_ref < 1.0:  # the closed forms take p_ref in (0, 1)
+        kappa = 1.0 if std == "population" else _SQRT_HALF
+        guesses = (g2(q1_ref, b, kappa), ginf(q1_ref, b))  # may round to 1 for tiny β
+        for x in sorted(_logit(v) for v in guesses if 0.0 < v < 1.0):
+            if not lo <= x <= hi:
+                continue
+            hx = h(x)
+            calls += 1
+            if hx < 0.0:
+                lo, h_lo = x, hx
+            else:
+                hi, h_hi = x, hx
+                break
+    x, n = binary_root(h, lo, hi, xtol=1e-13, f_lo=h_lo, f_hi=h_hi)
+    q0, q1 = _masses(x)
+    return q0, q1, calls + n
+
+
+def _masses(x: float) -> tuple[float, float]:
+    """(q_0, q_1) = (σ(−x), σ(x)), each accurate near 0 and 1."""
+    if x >= 0.0:
+        z = math.exp(-x)
+        return z / (1.0 + z), 1.0 / (1.0 + z)
+    z = math.exp(x)
+    return 1.0 / (1.0 + z), z / (1.0 + z)
+
+
 def binary_stationary(
     p_ref: float, beta: float, group_size: int, std: str = "population"
 ) -> tuple[float, float]:
-    """(π(a), residual) of GRPO's reverse-KL fixed point for one binary problem, G finite.
+    """(π(a), residual) of GRPO's reverse-KL fixed point for one binary problem, 2 ≤ G ≤ 256.
 
-    Solves, in the logit x = log(π(a)/π(b)), the fixed point π(a)·(1 − a_1/β) = p_ref
-    written on the lighter reference level (as the engine does, so that 1 − p_ref ~ 1e-20
-    is not rounded away): h(x) = q_1·(1 − a_1/β) − p_ref if p_ref ≤ ½, else
-    (1 − p_ref) − q_0·(1 − a_0/β); h increases through the root, which lies at
-    x ≥ logit p_ref (a_1 ≥ 0). The residual is max_l |q_l·(1 − a_l/β) − π_ref(l)|.
+    Validates its arguments and solves with :func:`binary_stationary_masses` (π_ref(b) =
+    1 − p_ref). The residual is max_l |q_l·(1 − a_l/β) − π_ref(l)|.
     """
     p = _check_unit_open(p_ref, "p_ref")
     b = _check_beta(beta)
-    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
-        raise ValueError(f"group_size must be an integer >= 2; got {group_size!r}")
+    if isinstance(group_size, bool) or not isinstance(group_size, int) or not 2 <= group_size <= 256:
+        raise ValueError(f"group_size must be an integer in [2, 256]; got {group_size!r}")
     if std not in ("population", "sample"):
         raise ValueError(f"std must be 'population' or 'sample'; got {std!r}")
     p0 = 1.0 - p
-    light_one = p <= 0.5
-
-    def masses(x: float) -> tuple[float, float]:
-        if x >= 0.0:
-            z = math.exp(-x)
-            return z / (1.0 + z), 1.0 / (1.0 + z)
-        z = math.exp(x)
-        return 1.0 / (1.0 + z), z / (1.0 + z)
-
-    def h(x: float) -> float:
-        q0, q1 = masses(x)
-        a0, a1 = binary_advantages(q1, q0, group_size, std)
-        if light_one:
-            return q1 * (1.0 - a1 / b) - p
-        return p0 - q0 * (1.0 - a0 / b)
-
-    # The G = 2 and G = ∞ closed forms usually bracket the root (π(a) moves monotonically
-    # with G); their signs are checked, and the safe bracket [logit p_ref, 700] is the fallback.
-    guesses = sorted(_logit(v) for v in (g2(p, b, 1.0 if std == "population" else _SQRT_HALF), ginf(p, b)))
-    lo, hi = _logit_parts(p, p0), _X_MAX
-    h_lo = h_hi = None
-    for x in guesses:
-        if not lo <= x <= hi:
-            continue
-        hx = h(x)
-        if hx < 0.0:
-            lo, h_lo = x, hx
-        else:
-            hi, h_hi = x, hx
-            break
-    x, _ = binary_root(h, lo, hi, xtol=1e-13, f_lo=h_lo, f_hi=h_hi)
-    q0, q1 = masses(x)
+    q0, q1, _ = binary_stationary_masses(p, p0, b, group_size, std)
     a0, a1 = binary_advantages(q1, q0, group_size, std)
     residual = max(abs(q1 * (1.0 - a1 / b) - p), abs(q0 * (1.0 - a0 / b) - p0))
     return q1, residual

@@ -29,9 +29,12 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import _scalar
+from .binary_solver import scalar_covers
+from .fast_paths import binary_fixed_point
 from .objective import Objective, as_objective
 from .problem import RewardDistribution, as_numeric_array, check_beta, check_group_size, check_pair
-from .stationary import grpo_stationary_policy
+from .stationary import DENOMINATOR_SLACK, FIXED_POINT_TOL, grpo_stationary_policy
 
 #: Margin factor κ_std at G = 2: P_2(a | π) = κ·γ·(1 − π(a)) (A_1 = sign(r_1 − r_2)·κ for
 #: population std, sign/√2 for sample std, (r_1 − r_2)/2 without std).
@@ -76,6 +79,19 @@ def check_success(s: ArrayLike, name: str) -> NDArray[np.float64]:
 
 def _scalar_or_array(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return x[()]
+
+
+def _real(x: object) -> bool:
+    """A plain real scalar (Python or numpy float/int, not bool): the scalar fast paths take it."""
+    return type(x) in (float, int, np.float64)
+
+
+def _open_unit(x: object) -> bool:
+    return _real(x) and 0.0 < x < 1.0
+
+
+def _positive(x: object) -> bool:
+    return _real(x) and 0.0 < x < math.inf
 
 
 # --------------------------------------------------------------------------- margin
@@ -190,6 +206,8 @@ def stationary_g2(p_ref: ArrayLike, beta: ArrayLike, margin: ArrayLike = 1.0) ->
     Returns:
         π(a), the broadcast shape of the arguments.
     """
+    if _open_unit(p_ref) and _positive(beta) and _real(margin) and -1.0 <= margin <= 1.0:
+        return np.float64(_scalar.g2(p_ref, beta, margin))  # scalars: the same formula on floats
     p = check_p_ref(p_ref)
     b = check_beta(beta)
     g = check_margin(margin)
@@ -236,6 +254,9 @@ def stationary_ginf(
     Returns:
         π(a), the broadcast shape of ``p_ref`` and ``beta``.
     """
+    if (std in (None, "population", "sample") and penalty in (None, "reverse_kl")
+            and _open_unit(p_ref) and _positive(beta)):
+        return np.float64(_scalar.ginf(p_ref, beta))  # scalars: the same formula on floats
     obj = as_objective(math.inf, std, penalty)
     p = check_p_ref(p_ref)
     b = check_beta(beta)
@@ -329,6 +350,14 @@ def stationary(
         no converged stationary point (direct KL at G = ∞ with small β has none).
     """
     obj = as_objective(group_size, std, penalty, eps)
+    default_rewards = type(success) is tuple and success == (1.0, 0.0)
+    if _open_unit(p_ref) and _positive(beta) and default_rewards and scalar_covers(obj):
+        # one deterministic problem: solved and verified on floats (gvpo_theory.fast_paths),
+        # judged by the front door's rule (residual <= FIXED_POINT_TOL, 1 − P/β > 0)
+        fp = binary_fixed_point(float(p_ref), 1.0 - p_ref, float(beta), obj)
+        if fp is not None:
+            ok = fp.residual <= FIXED_POINT_TOL and fp.min_denominator > -DENOMINATOR_SLACK
+            return np.float64(fp.pi_hi if ok else math.nan)
     p = check_p_ref(p_ref)
     b = check_beta(beta)
     success = check_pair(success, "success")

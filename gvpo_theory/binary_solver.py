@@ -14,7 +14,9 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from ._scalar import binary_stationary_masses
 from .objective import Objective
+from .penalties import ReverseKL
 from .preference import level_advantages_kernel
 
 _X_BRACKET = 700.0  # exp(-700) ~ 1e-304: both level masses stay positive
@@ -119,3 +121,37 @@ def solve_binary(
     x = 0.5 * (lo + hi)
     m = np.where(interior[..., None], _sigmoid_pair(x), q_ref)
     return m, iters, ok | ~interior
+
+
+#: Largest G for which one binary problem takes the scalar path of :mod:`gvpo_theory._scalar`
+#: (its advantages are exact direct products, as the engine's for G − 1 <= 256).
+SCALAR_MAX_GROUP_SIZE = 257
+
+
+def scalar_covers(obj: Objective) -> bool:
+    """Whether :func:`gvpo_theory._scalar.binary_stationary_masses` solves this objective:
+    the k3 (reverse-KL) penalty, the group-mean baseline, population or sample std without
+    eps (then the advantage does not depend on the two reward values), 2 ≤ G ≤ 257.
+    Anything else (new penalties and estimators included) takes the vectorised solver."""
+    adv, g = obj.advantage, obj.group_size
+    return (
+        type(obj.penalty) is ReverseKL
+        and adv.baseline == "mean"
+        and adv.scale in ("population", "sample")
+        and adv.eps == 0.0
+        and not math.isinf(g)
+        and g <= SCALAR_MAX_GROUP_SIZE
+    )
+
+
+def solve_binary_scalar(
+    q1_ref: float, q0_ref: float, beta: float, obj: Objective
+) -> tuple[float, float, int] | None:
+    """(q_0, q_1, evaluations) of one interior binary problem on Python floats, or None
+    where :func:`scalar_covers` says no (the caller then uses :func:`solve_binary`)."""
+    if not (scalar_covers(obj) and q1_ref > 0.0 and q0_ref > 0.0):
+        return None
+    try:
+        return binary_stationary_masses(q1_ref, q0_ref, beta, int(obj.group_size), obj.std)
+    except ValueError:  # no sign change on the bracket: leave it to the bracketed solver
+        return None

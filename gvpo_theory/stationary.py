@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .binary_solver import solve_binary
+from .binary_solver import solve_binary, solve_binary_scalar
+from .fast_paths import solve_single_binary
 from .level_solver import solve_levels
 from .objective import Objective, as_objective
 from .penalties import Penalty
@@ -333,8 +334,16 @@ def _solve_structure(
     """Solve every problem sharing one reward structure, then verify from the policy."""
     b = np.asarray(b, dtype=np.float64)
     batch = b.shape
+    fast = solve_single_binary(p, b, structure, obj)  # K = 2: solved and verified on floats
+    if fast is not None:
+        return fast
     q_ref = structure.profile_masses(p)
-    if structure.deterministic and structure.n_levels == 2:
+    scalar = solve_binary_scalar(float(q_ref[1]), float(q_ref[0]), float(b), obj) if (
+        structure.deterministic and structure.n_levels == 2 and b.ndim == 0) else None
+    if scalar is not None:
+        w, iters, ok = np.array(scalar[:2]), np.int64(scalar[2]), np.bool_(True)
+        method = "binary-scalar"
+    elif structure.deterministic and structure.n_levels == 2:
         w, iters, ok = solve_binary(q_ref, structure.levels, b, obj)
         method = "binary-bracketed"
     else:

@@ -1,0 +1,103 @@
+"""One binary problem with two outputs, solved and verified on Python floats (docs/theory.md §3, §4).
+
+The front door's general path pays numpy's fixed costs (array creation, broadcasting,
+reductions: several µs each) about forty times for a problem whose arithmetic is a few
+hundred flops. For the commonest single problem — K = 2 outputs, rewards on two levels,
+GRPO's k3 penalty, population or sample std without eps, 2 ≤ G ≤ 257 — this module solves
+the fixed point with :func:`gvpo_theory._scalar.binary_stationary_masses` (Brent on the
+logit) and verifies it the way :func:`gvpo_theory.stationary.fixed_point_violation` does,
+from the returned policy alone, one reward level at a time:
+
+    P_l = a_l(m) with m the returned policy's own level masses (exact binomial sum),
+    residual = max_o |π(o)·(1 − P_{l(o)}/β) − π_ref(o)|,
+    log residual = max(|log1p(max rel)|, |log1p(min rel)|), rel = gap/π_ref(o),
+    min denominator = min_l (1 − P_l/β).
+
+Everything else returns None and the caller takes the general path.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._scalar import binary_advantages
+from .binary_solver import solve_binary_scalar
+from .objective import Objective
+from .problem import RewardStructure
+
+
+def _log_gap(rel_hi: float, rel_lo: float) -> float:
+    """max(|log1p(rel_hi)|, |log1p(max(rel_lo, −1))|), inf where undefined (as the engine)."""
+    try:
+        out = max(abs(math.log1p(rel_hi)), abs(math.log1p(max(rel_lo, -1.0))))
+    except (ValueError, OverflowError):
+        return math.inf
+    return out if not math.isnan(out) else math.inf
+
+
+class BinaryFixedPoint(NamedTuple):
+    """One binary problem's answer and its verification, on floats (module docstring)."""
+
+    pi_lo: float
+    pi_hi: float
+    a_lo: float
+    a_hi: float
+    residual: float
+    log_residual: float
+    min_denominator: float
+    evaluations: int
+
+
+def binary_fixed_point(p_hi: float, p_lo: float, beta: float, obj: Objective) -> BinaryFixedPoint | None:
+    """Solve and verify one binary problem with reference masses (p_lo, p_hi) on the lower and
+    upper reward level; None where :func:`~gvpo_theory.binary_solver.scalar_covers` says no or
+    a mass is 0."""
+    solved = solve_binary_scalar(p_hi, p_lo, beta, obj)
+    if solved is None:
+        return None
+    w_lo, w_hi, calls = solved
+    # π(o) = π_ref(o)·w_l/Q_l, normalised (as the front door's _policy_from_profiles forms it)
+    pi_lo, pi_hi = p_lo * (w_lo / p_lo), p_hi * (w_hi / p_hi)
+    total = pi_lo + pi_hi
+    pi_lo, pi_hi = pi_lo / total, pi_hi / total
+    # verification from the returned policy: its own level masses, P per level
+    a_lo, a_hi = binary_advantages(pi_hi, pi_lo, int(obj.group_size), obj.std)
+    den_lo, den_hi = 1.0 - a_lo / beta, 1.0 - a_hi / beta
+    gap_lo, gap_hi = pi_lo * den_lo - p_lo, pi_hi * den_hi - p_hi
+    rel_lo, rel_hi = gap_lo / p_lo, gap_hi / p_hi
+    return BinaryFixedPoint(
+        pi_lo, pi_hi, a_lo, a_hi, max(abs(gap_lo), abs(gap_hi)),
+        _log_gap(max(rel_lo, rel_hi), min(rel_lo, rel_hi)), min(den_lo, den_hi), calls,
+    )
+
+
+def solve_single_binary(
+    p: NDArray[np.float64], beta: NDArray[np.float64], structure: RewardStructure, obj: Objective
+) -> dict | None:
+    """The front door's result fields for one two-output binary problem, or None (module docstring)."""
+    if p.shape != (2,) or beta.ndim != 0 or not structure.deterministic or structure.n_levels != 2:
+        return None
+    hi_out = int(structure.profile_of[1])  # output 1 sits on the upper level (1) or not (0)
+    lo_out = 1 - hi_out
+    fp = binary_fixed_point(float(p[hi_out]), float(p[lo_out]), float(beta), obj)
+    if fp is None:
+        return None
+    policy = np.empty(2)
+    policy[lo_out], policy[hi_out] = fp.pi_lo, fp.pi_hi
+    pref = np.empty(2)
+    pref[lo_out], pref[hi_out] = fp.a_lo, fp.a_hi
+    return {
+        "policy": policy,
+        "preference": pref,
+        "level_masses": np.array([fp.pi_lo, fp.pi_hi]),
+        "residual": np.float64(fp.residual),
+        "log_residual": np.float64(fp.log_residual),
+        "min_den": np.float64(fp.min_denominator),
+        "ok": np.bool_(True),
+        "iterations": np.int64(fp.evaluations),
+        "method": "binary-scalar",
+    }
