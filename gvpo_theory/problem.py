@@ -123,21 +123,26 @@ def check_distribution(p: ArrayLike, name: str, *, tol: float = SUM_TOL) -> NDAr
     return arr / sums
 
 
-def check_beta(beta: ArrayLike, name: str = "beta") -> NDArray[np.float64]:
-    """Validate a regularisation strength (scalar or array): real, finite and > 0."""
+def check_beta(beta: ArrayLike, name: str = "beta", *, allow_zero: bool = False) -> NDArray[np.float64]:
+    """Validate a regularisation strength (scalar or array): real, finite and > 0.
+
+    ``allow_zero=True`` accepts β = 0 as well (no KL term: the callers that can answer it
+    return the limit the expected flow runs to); negatives, NaN and inf are refused either way.
+    """
+    rule = ">= 0" if allow_zero else "> 0"
     if type(beta) is float:  # fast path for the common case (torch training steps call this)
         if math.isnan(beta):
             raise ValueError(f"{name} must not be NaN")
-        if beta <= 0:
-            raise ValueError(f"{name} must be > 0")
+        if beta < 0 or (beta == 0 and not allow_zero):
+            raise ValueError(f"{name} must be {rule}")
         if math.isinf(beta):
             raise ValueError(f"{name} must be finite")
         return np.array(beta)
     arr = as_numeric_array(beta, name)
     if np.any(np.isnan(arr)):
         raise ValueError(f"{name} must not be NaN")
-    if np.any(arr <= 0):
-        raise ValueError(f"{name} must be > 0")
+    if np.any(arr < 0) or (not allow_zero and np.any(arr == 0)):
+        raise ValueError(f"{name} must be {rule}")
     if np.any(~np.isfinite(arr)):
         raise ValueError(f"{name} must be finite")
     return arr
