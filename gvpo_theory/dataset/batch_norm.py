@@ -164,11 +164,20 @@ def solve_batch_std(
             vals = np.array([f(x) for x in grid])
             sign_change = np.nonzero((vals[:-1] >= 0) & (vals[1:] < 0) | (vals[:-1] < 0) & (vals[1:] >= 0))[0]
             brackets = [(grid[i], grid[i + 1]) for i in sign_change]
-    if not brackets:  # V ≡ 0: no prompt has two levels with mass; nothing moves
-        q = dataset.masses.copy()
-        return BatchStdSolution(0.0, scale_of(0.0, convention, e), q, obj, 0.0, True, (0.0,),
-                                evaluations, unique, convention, e,
-                                "batch std 0: no prompt has two reward levels with mass, nothing moves")
+    if not brackets:
+        # σ² > V(π(σ)) down to σ = 1e-150: the batch std collapses. Either no prompt has two
+        # levels with mass (V ≡ 0, nothing moves), or every prompt is driven onto one level
+        # (direct KL: V vanishes like exp(−c/σ)); the answer is the σ → 0 end.
+        sigma = math.exp(lo)
+        q = solve_at(sigma)
+        residual = abs(sigma * sigma - batch_variance(q, levels, convention, g))
+        signal = bool(np.any(np.count_nonzero(dataset.masses > 0, axis=1) >= 2))
+        message = (f"the batch std collapses (σ_B ≤ {sigma:.0e}): "
+                   + ("every prompt is driven onto a single reward level" if signal
+                      else "no prompt has two reward levels with mass, nothing moves"))
+        return BatchStdSolution(sigma, scale_of(sigma, convention, e), q, obj, residual,
+                                bool(np.all(state["conv"])), (sigma,), evaluations, unique,
+                                convention, e, message)
     roots = [a if a == c else brentq(f, a, c, xtol=1e-15, rtol=4.0 * np.finfo(float).eps)
              for a, c in brackets]
     sigmas = tuple(math.exp(r) for r in roots)

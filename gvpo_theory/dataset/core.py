@@ -29,7 +29,7 @@ STATUSES: dict[str, str] = {
     "interior": "every reward level has reference mass: the objective moves the prompt",
     "all-correct": "all reference mass on the best level (p_ref = 1): every group ties, "
                    "no learning signal, the prompt stays at π_ref",
-    "none-correct": "no reference mass on the best level (p_ref = 0): every group ties, "
+    "none-correct": "binary: no reference mass on the correct level (p_ref = 0): every group ties, "
                     "no learning signal, the prompt stays at π_ref",
     "single-level": "all reference mass on one level that is not the best: every group ties, "
                     "the prompt stays at π_ref",
@@ -193,7 +193,8 @@ class Dataset:
         single = n_present == 1
         out[single] = "single-level"
         out[single & present[:, -1]] = "all-correct"
-        out[~present[:, -1] & (single | self.binary)] = "none-correct"
+        if self.binary:
+            out[~present[:, -1]] = "none-correct"
         return out
 
     def with_reference_entropy(self, entropy: ArrayLike) -> Dataset:
