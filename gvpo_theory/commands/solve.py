@@ -11,7 +11,7 @@ from ..objective import PENALTY_CHOICES, STD_CHOICES
 from ..pooling import kl_divergence, kl_optimal_policy
 from ..problem import RewardDistribution
 from ..stationary import grpo_stationary_policy
-from . import dumps_json
+from . import _preset_args, dumps_json
 
 
 def parse_floats(text: str, flag: str) -> np.ndarray:
@@ -49,19 +49,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--success-prob",
         help="Bernoulli rewards: probability that each output scores 1 (a noisy verifier)",
     )
-    p.add_argument("--beta", required=True, type=float, help="regularisation strength beta > 0 (required)")
-    p.add_argument("--group-size", required=True, type=str, help="G >= 2 or 'inf'")
+    p.add_argument("--beta", type=float, default=None,
+                   help="regularisation strength beta > 0 (required unless a framework setting gives it)")
+    p.add_argument("--group-size", type=str, default=None,
+                   help="G >= 2 or 'inf' (required unless a framework setting gives it)")
     p.add_argument("--std", default="population", choices=STD_CHOICES,
                    help="group std convention (population: the paper; sample: torch.std, TRL/verl)")
     p.add_argument("--penalty", default="reverse_kl", choices=PENALTY_CHOICES,
                    help="reverse_kl: GRPO's k3 estimator; direct_kl: KL(pi||pi_ref)")
     p.add_argument("--eps", default=0.0, type=float, help="added to the group std")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    _preset_args.add_arguments(p)
     p.set_defaults(run=run)
 
 
 def solve(args: argparse.Namespace) -> dict:
     """Compute everything ``solve`` prints, as plain Python data."""
+    for flag, value in (("--beta", args.beta), ("--group-size", args.group_size)):
+        if value is None:
+            raise ValueError(f"{flag} is required (or give --preset, --trl, --verl or --verl-config)")
     pi_ref = parse_floats(args.pi_ref, "--pi-ref")
     if args.rewards is not None:
         rewards = parse_floats(args.rewards, "--rewards")
@@ -103,6 +109,8 @@ def solve(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if _preset_args.given(args):
+        return _preset_args.run_presets(args)
     out = solve(args)
     if args.json:
         print(dumps_json(out, indent=2))

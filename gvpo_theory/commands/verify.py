@@ -12,7 +12,7 @@ import importlib.util
 import sys
 
 from ..objective import PENALTY_CHOICES, SCALES, STD_CHOICES
-from . import dumps_json
+from . import _preset_args, dumps_json
 
 NO_TORCH = (
     "verify needs PyTorch, which is not installed: pip install 'gvpo-theory[torch]' "
@@ -131,6 +131,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quick", action="store_true", help="B=32, K=4 unless given: a few seconds on CPU")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    _preset_args.add_arguments(p)
     p.add_argument("--quiet", action="store_true",
                    help="no progress on stderr (by default a bar on a terminal, a line every few "
                    "seconds otherwise)")
@@ -167,17 +168,17 @@ def run(args: argparse.Namespace) -> int:
         device=device,
         dtype=dtype,
     )
+    target = dict(beta=args.beta, group_size=args.group_size, methods=args.method, std=args.std,
+                  penalty=args.penalty, eps=args.eps)
+    if _preset_args.given(args):  # the framework setting fixes method, beta, G, std, penalty, eps
+        methods, beta, group, _ = _preset_args.verify_target(args)
+        target = dict(beta=beta, group_size=group, methods=methods, std=None, penalty=None, eps=None)
     report = verify(
         bandits,
-        beta=args.beta,
-        group_size=args.group_size,
-        methods=args.method,
         samplers=args.sampler,
         steps=args.steps,
         mode=args.mode,
-        std=args.std,
-        penalty=args.penalty,
-        eps=args.eps,
+        **target,
         optimizer=args.optimizer,
         lr=args.lr,
         seed=args.seed,
