@@ -16,7 +16,7 @@ import textwrap
 from collections.abc import Sequence
 
 #: Subcommands, in the order ``--help`` lists them.
-SUBCOMMANDS: tuple[str, ...] = ("solve", "derive", "verify", "figures", "explore")
+SUBCOMMANDS: tuple[str, ...] = ("solve", "dataset", "derive", "verify", "figures", "explore")
 
 #: What each exit status means (printed by ``--help`` and listed in the README).
 EXIT_CODES: tuple[tuple[int, str], ...] = (

@@ -192,4 +192,4 @@ def test_parser_builds_without_optional_dependencies() -> None:
 def test_build_parser_registers_every_subcommand() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    assert set(sub.choices) == {"solve", "derive", "verify", "figures", "explore"}
+    assert set(sub.choices) == {"solve", "dataset", "derive", "verify", "figures", "explore"}
