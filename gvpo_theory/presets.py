@@ -223,6 +223,15 @@ class Answer:
 def _solve(p: Preset, pi_ref: NDArray[np.float64], rewards: Any, engine_b: NDArray[np.float64]) -> Answer:
     obj = p.objective
     flat = np.atleast_1d(engine_b)
+    zero = obj.penalty.zero_gradient and obj.reward_kl is None and obj.loss == "grpo"
+    no_force = p.beta_key is None or zero
+    if flat.size > 1 and no_force:
+        # No KL force reaches the policy (β only scales the step, or the estimator's expected
+        # gradient is 0): the answer is the same at every β; solve once and repeat it.
+        one = _solve(p, pi_ref, rewards, flat[:1])
+        n = flat.size
+        return Answer(np.repeat(one.policy, n, axis=0), np.repeat(one.converged, n), one.kind * n,
+                      np.repeat(one.residual, n), one.message)
     direct = obj.level_space and not obj.penalty.zero_gradient and np.all(flat > 0)
     if direct:
         from .stationary import grpo_stationary_policy
@@ -1056,3 +1065,20 @@ def preset(name: str) -> Preset:
     else:
         return from_gvpo(**entry.args)
     return replace(p, name=name)
+
+
+#: The atlas's reference binary question: answer a is correct (reward 1), b is not.
+REFERENCE_QUESTION: dict[str, Any] = {"pi_ref": (0.3, 0.7), "rewards": (1.0, 0.0), "group_size": 8}
+
+
+def atlas(beta: ArrayLike, pi_ref: ArrayLike = REFERENCE_QUESTION["pi_ref"],
+          rewards: ArrayLike = REFERENCE_QUESTION["rewards"],
+          group_size: int = REFERENCE_QUESTION["group_size"], names: tuple[str, ...] | None = None) -> dict[str, Answer]:
+    """Every named preset's answer on one question over a β grid: {name: :class:`Answer`}.
+
+    Each preset is moved to ``group_size`` and solved at every β of ``beta`` (1-D; its KL
+    coefficient set to β, :meth:`Preset.solve`). ``names`` picks a subset of :data:`PRESETS`.
+    """
+    b = np.atleast_1d(np.asarray(beta, dtype=np.float64))
+    chosen = tuple(PRESETS) if names is None else names
+    return {n: preset(n).with_group_size(group_size).solve(pi_ref, rewards, beta=b) for n in chosen}
