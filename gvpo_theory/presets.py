@@ -1073,7 +1073,8 @@ REFERENCE_QUESTION: dict[str, Any] = {"pi_ref": (0.3, 0.7), "rewards": (1.0, 0.0
 
 def atlas(beta: ArrayLike, pi_ref: ArrayLike = REFERENCE_QUESTION["pi_ref"],
           rewards: ArrayLike = REFERENCE_QUESTION["rewards"],
-          group_size: int = REFERENCE_QUESTION["group_size"], names: tuple[str, ...] | None = None) -> dict[str, Answer]:
+          group_size: int = REFERENCE_QUESTION["group_size"],
+          names: tuple[str, ...] | None = None) -> dict[str, Answer]:
     """Every named preset's answer on one question over a β grid: {name: :class:`Answer`}.
 
     Each preset is moved to ``group_size`` and solved at every β of ``beta`` (1-D; its KL
