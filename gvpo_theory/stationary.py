@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .affine_solver import affine_covers, solve_affine
 from .binary_solver import solve_binary, solve_binary_scalar
 from .fast_paths import solve_single_binary
 from .level_solver import solve_levels
@@ -348,11 +349,13 @@ def _solve_structure(
         method = "binary-bracketed"
     else:
         flat_q, flat_b = q_ref.reshape(-1, structure.n_profiles), b.reshape(-1)
-        solved = [solve_levels(qi, structure, float(bi), obj) for qi, bi in zip(flat_q, flat_b)]
+        affine = affine_covers(obj)  # P affine in the reward: a root in one number
+        solve = solve_affine if affine else solve_levels
+        solved = [solve(qi, structure, float(bi), obj) for qi, bi in zip(flat_q, flat_b)]
         w = np.asarray([sol[0] for sol in solved]).reshape(*batch, structure.n_profiles)
         iters = np.asarray([sol[1] for sol in solved], dtype=np.int64).reshape(batch)
         ok = np.asarray([sol[2] for sol in solved], dtype=bool).reshape(batch)
-        method = "level-newton"
+        method = "affine-root" if affine else "level-newton"
     pi = _policy_from_profiles(p, q_ref, structure, w)
     # Verification from the returned policy alone: its own profile masses and P_G.
     w = structure.profile_masses(pi)

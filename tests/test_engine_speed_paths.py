@@ -121,3 +121,95 @@ def test_binary_stationary_scalar_matches_array_path():
         binary.stationary(1.5, 1.0, 8)
     with pytest.raises(ValueError, match="beta"):
         binary.stationary(0.3, math.inf, 8)
+
+
+# --------------------------------------------------------------------------- affine path
+
+
+def _affine_cases(n):
+    rng = np.random.default_rng(0)
+    out = []
+    while len(out) < n:
+        t = len(out)
+        k = int(rng.integers(3, 9))
+        r = rng.normal(size=k) if t % 2 else rng.integers(0, 5, k).astype(float)
+        if np.unique(r).size < 3:
+            continue
+        ref = rng.dirichlet(np.ones(k))
+        if t % 3 == 0:
+            ref[np.argmax(r)] = 10 ** rng.uniform(-12, -3)
+            ref /= ref.sum()
+        g = (math.inf, 8, 64)[t % 3]
+        std = "none" if g != math.inf else ("population", "none", "sample")[t % 3]
+        penalty = ("reverse_kl", "direct_kl")[t % 2 if t % 5 else 0]
+        eps = 1e-2 if (t % 7 == 0 and std != "none" and penalty == "reverse_kl") else 0.0
+        out.append((r, ref, 10 ** rng.uniform(-2, 1), as_objective(g, std, penalty, eps)))
+    return out
+
+
+def test_affine_root_matches_level_newton():
+    from gvpo_theory.affine_solver import affine_covers, solve_affine
+    from gvpo_theory.level_solver import solve_levels
+    from gvpo_theory.problem import reward_structure
+
+    for r, ref, beta, obj in _affine_cases(40):
+        assert affine_covers(obj)
+        st = reward_structure(r, r.size)
+        q = st.profile_masses(ref)
+        w1, _, ok1 = solve_affine(q, st, beta, obj)
+        w2, _, ok2 = solve_levels(q, st, beta, obj)
+        assert ok1 == ok2, (r, ref, beta, obj)
+        if ok1:
+            np.testing.assert_allclose(w1, w2, rtol=0, atol=1e-12)
+
+
+def test_affine_root_noisy_profiles_match_level_newton():
+    from gvpo_theory.affine_solver import solve_affine
+    from gvpo_theory.level_solver import solve_levels
+    from gvpo_theory.problem import reward_structure
+
+    rng = np.random.default_rng(5)
+    for t in range(20):
+        probs = rng.dirichlet(np.ones(3), size=4)
+        rd = gt.RewardDistribution(np.array([0.0, 0.5, 1.0]), probs)
+        ref = rng.dirichlet(np.ones(4))
+        obj = as_objective(math.inf if t % 2 else 16, "population" if t % 2 else "none")
+        st = reward_structure(rd, 4)
+        q = st.profile_masses(ref)
+        w1, _, ok1 = solve_affine(q, st, 0.3, obj)
+        w2, _, ok2 = solve_levels(q, st, 0.3, obj)
+        assert ok1 and ok2
+        np.testing.assert_allclose(w1, w2, rtol=0, atol=1e-12)
+
+
+def test_many_distinct_rewards_take_the_affine_root():
+    rng = np.random.default_rng(1)
+    k = 1000
+    ref, r = rng.dirichlet(np.ones(k)), rng.normal(size=k)
+    for g, std, penalty in ((math.inf, "population", "reverse_kl"), (math.inf, "sample", "direct_kl"),
+                            (8, "none", "reverse_kl"), (8, "none", "direct_kl")):
+        res = gt.grpo_stationary_policy(ref, r, 0.5, g, std=std, penalty=penalty)
+        assert res.method == "affine-root" and bool(res.converged), res.message
+        # the fixed point itself, from the closed-form preference model of the returned policy
+        pref = gt.preference_model(res.policy, r, g, std=std)
+        if penalty == "reverse_kl":
+            np.testing.assert_allclose(res.policy * (1 - pref / 0.5), ref, rtol=0, atol=1e-14)
+        else:
+            target = ref * np.exp(pref / 0.5)
+            np.testing.assert_allclose(res.policy, target / target.sum(), rtol=1e-12, atol=0)
+
+
+def test_linear_time_deviation_against_mpmath():
+    from gvpo_theory.preference import _closed_form_deviation
+
+    rng = np.random.default_rng(2)
+    v = np.sort(rng.normal(size=80))
+    m = rng.dirichlet(np.full(80, 0.3))
+    m[:] = 1e-13
+    m[-1] = 1 - 79e-13
+    got = _closed_form_deviation(m, v)
+    with mpmath.workdps(40):
+        # the definition Σ_j m_j·(v_l − v_j) (the masses sum to 1 only up to rounding)
+        ref = [float(mpmath.fsum(mpmath.mpf(float(a)) * (mpmath.mpf(float(x)) - mpmath.mpf(float(b)))
+                                 for a, b in zip(m, v))) for x in v]
+    np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-300)
