@@ -85,7 +85,10 @@ class Setting:
                              GVPO as launched by its official script);
             ``"leave_one_out"``  r_i − mean of the other G − 1 (verl rloo);
             ``"passk"``     only a unique group maximum gets r_max − r_second (divided by
-                             std_{G−1} + epsilon when ``norm``) (verl grpo_passk).
+                             std_{G−1} + epsilon when ``norm``) (verl grpo_passk);
+            ``"remax"``     r_i − r(greedy output), the greedy output being argmax π_old
+                             (verl remax: the reward of a do_sample=False rollout);
+            ``"opo"``       r_i − Σ_j len_j·r_j / Σ_j len_j with every len_j = 1 (verl opo).
         epsilon: the constant of the advantage's denominator.
         norm: for ``"passk"``: divide by the std (verl's norm_adv_by_std_in_grpo).
         loss: ``"trl"`` (−min(ratio·A, clip(ratio)·A) + β·D, mean over the group),
@@ -180,6 +183,16 @@ def verl_grpo_passk(norm_adv_by_std_in_grpo: bool = True, epsilon: float = 1e-6,
                    "verl", epsilon=epsilon, norm=norm_adv_by_std_in_grpo, kl=_verl_kl(kl_loss_type))
 
 
+def verl_remax(kl_loss_type: str | None = None) -> Setting:
+    """verl adv_estimator "remax": advantage r_i − r(greedy), no std."""
+    return Setting(f"verl[remax,kl_loss={kl_loss_type}]", "remax", "verl", kl=_verl_kl(kl_loss_type))
+
+
+def verl_opo(kl_loss_type: str | None = None) -> Setting:
+    """verl adv_estimator "opo" with length-1 responses."""
+    return Setting(f"verl[opo,kl_loss={kl_loss_type}]", "opo", "verl", kl=_verl_kl(kl_loss_type))
+
+
 def gvpo_official() -> Setting:
     """The official GVPO code (jszkc/GVPO) as its launch script configures it: verl's GRPO
     estimator without std (A_i = r_i − mean), the GVPO loss anchored at π_old, no KL loss, no
@@ -195,7 +208,7 @@ def gvpo_paper() -> Setting:
 # ------------------------------------------------------------------ advantages
 
 
-def advantages(setting: Setting, group_rewards: ArrayLike) -> Array:
+def advantages(setting: Setting, group_rewards: ArrayLike, greedy_reward: float | None = None) -> Array:
     """Per-sample advantages of groups: ``group_rewards`` (..., G) → (..., G).
 
     Ties (all rewards of a group equal) give 0 for every member in every estimator, because
@@ -210,6 +223,13 @@ def advantages(setting: Setting, group_rewards: ArrayLike) -> Array:
     dev = r - mean
     tie = np.all(r == r[..., :1], axis=-1, keepdims=True)
     dev = np.where(tie, 0.0, dev)
+    if setting.advantage == "remax":
+        if greedy_reward is None:
+            raise ValueError("remax needs the greedy output's reward")
+        return r - greedy_reward  # no tie rule: a tied group still differs from the greedy reward
+    if setting.advantage == "opo":
+        lengths = np.ones_like(r)
+        return r - np.sum(lengths * r, axis=-1, keepdims=True) / np.sum(lengths, axis=-1, keepdims=True)
     if setting.advantage == "mean":
         return dev
     if setting.advantage == "leave_one_out":
@@ -241,7 +261,7 @@ def kl_value(kind: str, logp: ArrayLike, logp_ref: ArrayLike) -> Array:
     """
     lp = np.asarray(logp, dtype=np.float64)
     lr = np.asarray(logp_ref, dtype=np.float64)
-    if kind in ("trl_k3", "trl_k3_bias_corrected"):
+    if kind in ("trl_k3", "trl_k3_bias_corrected", "k3"):
         x = lr - lp
         return np.exp(x) - x - 1.0
     if kind == "k1":
@@ -260,7 +280,7 @@ def kl_slope(kind: str, logp: ArrayLike, logp_ref: ArrayLike) -> Array:
     """D′ = dD/d(log π) at θ = θ_old (ratio = 1), the per-sample KL gradient factor."""
     lp = np.asarray(logp, dtype=np.float64)
     lr = np.asarray(logp_ref, dtype=np.float64)
-    if kind == "trl_k3":
+    if kind in ("trl_k3", "k3"):
         return 1.0 - np.exp(lr - lp)
     if kind == "trl_k3_bias_corrected":
         return lp - lr
@@ -312,7 +332,7 @@ def per_sample_losses(setting: Setting, theta: ArrayLike, theta_old: ArrayLike, 
     lp_old = _log_softmax(theta_old)
     with np.errstate(divide="ignore"):
         lp_ref = np.log(np.asarray(pi_ref, dtype=np.float64))
-    adv = advantages(setting, _group_rewards(setting, a, r, lp_old, lp_ref, beta))
+    adv = advantages(setting, _group_rewards(setting, a, r, lp_old, lp_ref, beta), r[np.argmax(lp_old)])
     g = a.size
     if setting.loss in ("gvpo_official", "gvpo_paper"):
         anchor = lp_old if setting.loss == "gvpo_official" else lp_ref
@@ -352,7 +372,8 @@ def _gradient_coefficients(setting: Setting, pi: Array, arms: NDArray[np.intp], 
     with np.errstate(divide="ignore"):
         lp = np.log(pi)
         lp_ref = np.log(pi_ref)
-    adv = advantages(setting, _group_rewards(setting, arms, rewards, lp, lp_ref, beta))
+    adv = advantages(setting, _group_rewards(setting, arms, rewards, lp, lp_ref, beta),
+                     rewards[np.argmax(pi)])
     if setting.loss == "gvpo_official":
         return -beta * adv / (g - 1)  # the implicit reward β·(log π_θ − log π_old) is 0 here
     if setting.loss == "gvpo_paper":
