@@ -41,6 +41,7 @@ lint: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python docs/render_api.py && $(BIN)/python docs/render_theory.py && $(BIN)/python docs/render_claims.py
+	$(BIN)/python docs/render_atlas.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

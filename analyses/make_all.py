@@ -42,6 +42,7 @@ ANALYSES: tuple[Analysis, ...] = (
     Analysis("multi_output", "analyses.fig6_multi_output", 6),
     Analysis("margin", "analyses.fig7_margin", 7),
     Analysis("paper", "analyses.fig8_paper", 8),
+    Analysis("atlas", "analyses.fig11_atlas", 11),
 )
 
 NAMES: tuple[str, ...] = tuple(a.name for a in ANALYSES)
