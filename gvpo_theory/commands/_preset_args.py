@@ -120,7 +120,8 @@ def solve_presets(args: argparse.Namespace) -> dict:
     runs = []
     for p in resolve(args):
         ans = p.solve(pi_ref, rewards)
-        star = kl_optimal_policy(pi_ref, rewards, p.beta) if p.beta > 0 else None
+        b_star = args.beta if args.beta is not None else (p.beta if p.beta_key else 0.0)
+        star = kl_optimal_policy(pi_ref, rewards, b_star) if b_star > 0 else None
         runs.append({
             "preset": p.to_dict(),
             "policy": np.asarray(ans.policy).tolist(),
@@ -128,6 +129,7 @@ def solve_presets(args: argparse.Namespace) -> dict:
             "converged": bool(ans.converged),
             "residual": float(ans.residual),
             "message": ans.message,
+            "kl_optimal_beta": b_star if star is not None else None,
             "kl_optimal": None if star is None else star.tolist(),
             "max_abs_diff_kl_optimal": None if star is None else float(np.max(np.abs(ans.policy - star))),
             "kl_optimal_to_policy": None if star is None else float(kl_divergence(star, ans.policy)),
@@ -167,7 +169,8 @@ def run_presets(args: argparse.Namespace) -> int:
               f"{', converged' if r['converged'] else ''})")
         if r["kl_optimal"] is not None:
             star = ", ".join(f"{x:.6g}" for x in r["kl_optimal"])
-            print(f"  pi* = [{star}]  max |pi - pi*| = {r['max_abs_diff_kl_optimal']:.3g}")
+            print(f"  pi* (beta={r['kl_optimal_beta']:g}) = [{star}]  "
+                  f"max |pi - pi*| = {r['max_abs_diff_kl_optimal']:.3g}")
     return 1 if bad else 0
 
 
