@@ -223,11 +223,6 @@ def level_advantages_kernel(
             # E[r_1 − mean] = ((G − 1)/G)·(v_l − μ); leave-one-out: v_l − μ exactly
             factor = 1.0 if math.isinf(g) else adv.baseline_factor(g) * (g - 1) / g
             return factor * dev
-        if adv.eps == 0.0:
-            # eps = 0 makes a_l scale-free: divide v_l − μ by its largest magnitude first,
-            # so its variance cannot underflow (levels 1e-12 apart, a mass of 1e-300)
-            top = np.max(np.abs(dev), axis=-1, keepdims=True)
-            dev = dev / np.where(top > 0, top, 1.0)
         var = np.einsum("...l,...l->...", m, dev * dev)
         # the scale is 0 exactly when m sits on a single level: every group ties.
         single = np.count_nonzero(m > 0, axis=-1) <= 1
