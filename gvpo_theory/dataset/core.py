@@ -184,18 +184,24 @@ class Dataset:
         return self.ids if self.ids is not None else np.arange(self.size).astype(str)
 
     @property
-    def status(self) -> NDArray[np.str_]:
-        """One :data:`STATUSES` code per prompt, decided by which levels have mass."""
+    def status_code(self) -> NDArray[np.int8]:
+        """Each prompt's status as an index into ``tuple(STATUSES)``, by which levels have mass."""
+        names = tuple(STATUSES)
         present = self.masses > 0
-        n_present = present.sum(axis=1)
-        out = np.full(self.size, "interior", dtype="<U14")
-        out[n_present < self.levels.size] = "missing-levels"
+        n_present = np.count_nonzero(present, axis=1)
+        code = np.where(n_present < self.levels.size, names.index("missing-levels"),
+                        names.index("interior")).astype(np.int8)
         single = n_present == 1
-        out[single] = "single-level"
-        out[single & present[:, -1]] = "all-correct"
+        code[single] = names.index("single-level")
+        code[single & present[:, -1]] = names.index("all-correct")
         if self.binary:
-            out[~present[:, -1]] = "none-correct"
-        return out
+            code[~present[:, -1]] = names.index("none-correct")
+        return code
+
+    @property
+    def status(self) -> NDArray[np.str_]:
+        """One :data:`STATUSES` code per prompt (:attr:`status_code` as strings)."""
+        return np.asarray(tuple(STATUSES))[self.status_code]
 
     def with_reference_entropy(self, entropy: ArrayLike) -> Dataset:
         """The same prompts with :attr:`ref_entropy` set."""

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from ..objective import OBJECTIVES, Objective, objective
 from ..problem import check_beta, check_choice, check_group_size, check_positive_int
 from .batch_norm import CONVENTIONS, BatchStdSolution, solve_batch_std
-from .core import Dataset
+from .core import STATUSES, Dataset
 from .solve import GVPO, Progress, solve_prompts
 
 #: k of the reported pass@k.
@@ -62,7 +62,7 @@ class Prediction:
         pi_star_accuracy: π*(a) at the same β.
         movement_ratio: ρ (module docstring); NaN where π* does not move (no signal).
         effective_beta: β_eff (binary); NaN for graded rewards and for prompts that cannot move.
-        status: :data:`~gvpo_theory.dataset.core.STATUSES` codes.
+        status_code: index into ``tuple(STATUSES)`` per prompt (:attr:`status`: the names).
         converged: each prompt's fixed point verified.
         batch: the :class:`~.batch_norm.BatchStdSolution` for batch normalisation, else None.
     """
@@ -85,17 +85,22 @@ class Prediction:
     pi_star_accuracy: NDArray[np.float64]
     movement_ratio: NDArray[np.float64]
     effective_beta: NDArray[np.float64]
-    status: NDArray[np.str_]
+    status_code: NDArray[np.int8]
     converged: NDArray[np.bool_]
     batch: BatchStdSolution | None = None
     ks: tuple[int, ...] = field(default=DEFAULT_KS)
+
+    @property
+    def status(self) -> NDArray[np.str_]:
+        """The :data:`~gvpo_theory.dataset.core.STATUSES` name of each prompt."""
+        return np.asarray(tuple(STATUSES))[self.status_code]
 
     @property
     def summary(self) -> dict:
         """Dataset-level figures: means over prompts (each prompt weighs the same)."""
         ratio = self.movement_ratio[np.isfinite(self.movement_ratio)]
         beff = self.effective_beta[np.isfinite(self.effective_beta)]
-        statuses, counts = np.unique(self.status, return_counts=True)
+        counts = np.bincount(self.status_code, minlength=len(STATUSES))
         out = {
             "method": self.method,
             "beta": self.beta,
@@ -112,7 +117,7 @@ class Prediction:
             "share_tied_end": float(np.mean(self.tie_end)),
             "median_movement_ratio": float(np.median(ratio)) if ratio.size else math.nan,
             "median_effective_beta": float(np.median(beff)) if beff.size else math.nan,
-            "status_counts": {str(s): int(c) for s, c in zip(statuses, counts)},
+            "status_counts": {s: int(c) for s, c in zip(STATUSES, counts) if c},
             "all_converged": bool(np.all(self.converged)),
         }
         if self.dataset.binary and np.any(self.dataset.samples > 0):
@@ -126,7 +131,7 @@ class Prediction:
 
     def rows(self) -> list[dict]:
         """One dict per prompt (the CSV/JSON table)."""
-        ids = self.dataset.prompt_ids
+        ids, status = self.dataset.prompt_ids, self.status
         cols: dict[str, NDArray] = {
             "p_ref": self.reference_accuracy, "p_ref_lower": self.dataset.lower,
             "p_ref_upper": self.dataset.upper, "samples": self.dataset.samples,
@@ -139,7 +144,7 @@ class Prediction:
         }
         out = []
         for i in range(self.dataset.size):
-            row: dict = {"prompt_id": str(ids[i]), "status": str(self.status[i])}
+            row: dict = {"prompt_id": str(ids[i]), "status": str(status[i])}
             for name, col in cols.items():
                 v = col[i]
                 row[name] = int(v) if name == "samples" else float(v)
@@ -268,5 +273,5 @@ def predict(
         reference_pass_at_k={k: pass_at_k(acc_ref, k) for k in ks},
         kl=level_kl(q, q_ref), tie_start=tie_probability(q_ref, g), tie_end=tie_probability(q, g),
         pi_star_accuracy=acc_star, movement_ratio=ratio, effective_beta=beff,
-        status=dataset.status, converged=converged, batch=batch, ks=ks,
+        status_code=dataset.status_code, converged=converged, batch=batch, ks=ks,
     )

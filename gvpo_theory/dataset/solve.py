@@ -99,24 +99,29 @@ def solve_prompts(
     q = masses.copy()
     converged = np.ones(n, dtype=bool)
     residual = np.zeros(n)
+    if method != GVPO and not isinstance(method, Objective):
+        raise ValueError(f"method must be an Objective or {GVPO!r}; got {method!r}")
+    if n_levels == 2:
+        p = masses[:, 1]
+        moving = (p > 0) & (p < 1)
+        p_in = p[moving]
+        if method == GVPO:  # logit π*(a) = logit p_ref + (v_1 − v_0)/β
+            top = binary.logarithmic_pooling(p_in, beta / float(levels[1] - levels[0]), 1.0)
+        elif method.std == "none":
+            top = _closed_form_binary(p_in, beta, method, levels)
+        else:
+            uniq, inverse = np.unique(p_in, return_inverse=True)
+            sol, conv, res = _engine(np.stack([1.0 - uniq, uniq], axis=-1), levels, beta, method,
+                                     progress, 0, uniq.size)
+            top = sol[inverse, 1]
+            converged[moving] = conv[inverse]
+            residual[moving] = res[inverse]
+        q[moving, 1] = top
+        q[moving, 0] = 1.0 - top
+        return q, converged, residual
     moving = np.count_nonzero(masses > 0, axis=1) >= 2
     if method == GVPO:
         q[moving] = kl_optimal_policy(masses[moving], levels, beta)
-        return q, converged, residual
-    if not isinstance(method, Objective):
-        raise ValueError(f"method must be an Objective or {GVPO!r}; got {method!r}")
-    if n_levels == 2:
-        uniq, inverse = np.unique(masses[moving, 1], return_inverse=True)
-        if method.std == "none":
-            top = _closed_form_binary(uniq, beta, method, levels)
-        else:
-            sol, conv, res = _engine(np.stack([1.0 - uniq, uniq], axis=-1), levels, beta, method,
-                                     progress, 0, uniq.size)
-            top = sol[:, 1]
-            converged[moving] = conv[inverse]
-            residual[moving] = res[inverse]
-        top = top[inverse]
-        q[moving] = np.stack([1.0 - top, top], axis=-1)
         return q, converged, residual
     rows, inverse = np.unique(masses[moving], axis=0, return_inverse=True)
     sol, conv, res = _engine(rows, levels, beta, method, progress, 0, rows.shape[0])
