@@ -370,13 +370,13 @@ def test_cli_solve_json_names_the_preset_and_every_setting(capsys):
     assert code == 0, err
     data = json.loads(out)
     names = [r["preset"]["name"] for r in data["runs"]]
-    assert names == ["gvpo-paper", "trl"]
-    trl_run = data["runs"][1]
+    assert names == ["trl", "gvpo-paper"]  # command-line order
+    trl_run = data["runs"][0]
     keys = {s["key"]: s for s in trl_run["preset"]["settings"]}
     assert keys["beta"]["value"] == 0.04 and keys["beta"]["given"]
     assert keys["loss_type"]["value"] == "dapo" and not keys["loss_type"]["given"]
     assert keys["max_completion_length"]["effect"].startswith(presets.NO_EFFECT)
-    np.testing.assert_allclose(data["runs"][0]["policy"], kl_optimal_policy([0.3, 0.7], [1.0, 0.0], 0.1),
+    np.testing.assert_allclose(data["runs"][1]["policy"], kl_optimal_policy([0.3, 0.7], [1.0, 0.0], 0.1),
                                rtol=0, atol=1e-15)
 
 
@@ -389,10 +389,10 @@ def test_cli_verl_config_and_overrides(capsys, tmp_path):
                              "algorithm.adv_estimator=rloo,actor_rollout_ref.rollout.n=4",
                              "--json")
     data = json.loads(out)
-    # order: --preset, --trl, --verl, --verl-config
-    assert data["runs"][0]["preset"]["baseline"] == "leave_one_out" and data["runs"][0]["kind"] == "boundary"
-    assert data["runs"][1]["preset"]["beta"] == 0.5 and data["runs"][1]["preset"]["penalty"] == "direct_kl"
-    assert data["runs"][1]["converged"]
+    # command-line order: --verl-config first
+    assert data["runs"][1]["preset"]["baseline"] == "leave_one_out" and data["runs"][1]["kind"] == "boundary"
+    assert data["runs"][0]["preset"]["beta"] == 0.5 and data["runs"][0]["preset"]["penalty"] == "direct_kl"
+    assert data["runs"][0]["converged"]
     assert code == 0, err  # a boundary (no KL force) is reported as such, not as a failure
 
 
@@ -422,3 +422,15 @@ def test_atlas_page_is_current():
     spec.loader.exec_module(module)
     assert (ROOT / "docs" / "atlas.md").read_text() == module.render(), (
         "docs/atlas.md is stale: run .venv/bin/python docs/render_atlas.py")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="verify needs torch")
+def test_cli_verify_trains_a_preset_to_the_engine_answer(capsys):
+    code, out, err = run_cli(capsys, "verify", "--quick", "--contexts", "4", "--arms", "3", "--mode", "expected",
+                             "--trl", "beta=1.0,num_generations=4", "--quiet", "--device", "cpu", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["settings"]["beta"] == 1.0 and data["settings"]["group_size"] == 4
+    assert all(r["passed"] for r in data["runs"]) and [r["method"] for r in data["runs"]] == ["grpo"]
+    code, _, err = run_cli(capsys, "verify", "--quick", "--preset", "verl-default", "--quiet", "--device", "cpu")
+    assert code == 2 and "not trained by gvpo_theory.torch" in err

@@ -18,17 +18,27 @@ from typing import Any
 from .. import presets
 
 
+class _InOrder(argparse.Action):
+    """Append the value to its own list and, with its option, to ``framework_settings``,
+    so that the settings are compared in the order the command line gives them."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        getattr(namespace, self.dest).append(values)
+        order = getattr(namespace, "framework_settings", None) or []
+        namespace.framework_settings = [*order, (self.dest, values)]
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Register the framework options on a subcommand's parser."""
     g = p.add_argument_group("framework settings (each may be repeated; they fix std, penalty and eps)")
-    g.add_argument("--preset", action="append", default=[], metavar="NAME",
+    g.add_argument("--preset", action=_InOrder, default=[], metavar="NAME",
                    help=f"a named setting: {', '.join(presets.PRESETS)}")
-    g.add_argument("--trl", action="append", default=[], metavar="K=V,...",
+    g.add_argument("--trl", action=_InOrder, default=[], metavar="K=V,...",
                    help="TRL GRPOConfig keyword arguments, e.g. beta=0.04,num_generations=8 "
                    "(TRL's defaults fill the rest: beta=0, num_generations=8, scale_rewards=group)")
-    g.add_argument("--verl", action="append", default=[], metavar="K=V,...",
+    g.add_argument("--verl", action=_InOrder, default=[], metavar="K=V,...",
                    help="verl dotted keys, e.g. algorithm.adv_estimator=grpo,actor_rollout_ref.rollout.n=8")
-    g.add_argument("--verl-config", action="append", default=[], metavar="FILE",
+    g.add_argument("--verl-config", action=_InOrder, default=[], metavar="FILE",
                    help="a verl config file (.yaml/.yml needs PyYAML: pip install 'gvpo-theory[yaml]'; "
                    "or .json)")
 
@@ -79,13 +89,21 @@ def parse_pairs(text: str, flag: str) -> dict[str, Any]:
     return out
 
 
+def _settings(args: argparse.Namespace) -> list[presets.Preset]:
+    """Every setting the framework options name, in command-line order."""
+    build = {
+        "preset": presets.preset,
+        "trl": lambda text: presets.from_trl(**parse_pairs(text, "--trl")),
+        "verl": lambda text: presets.from_verl(parse_pairs(text, "--verl")),
+        "verl_config": presets.from_verl,
+    }
+    return [build[dest](value) for dest, value in getattr(args, "framework_settings", None) or []]
+
+
 def resolve(args: argparse.Namespace) -> list[presets.Preset]:
-    """Every setting the framework options name, in the order given (presets, TRL, verl),
-    with ``--beta`` and ``--group-size`` applied when given."""
-    out = [presets.preset(name) for name in args.preset]
-    out += [presets.from_trl(**parse_pairs(t, "--trl")) for t in args.trl]
-    out += [presets.from_verl(parse_pairs(t, "--verl")) for t in args.verl]
-    out += [presets.from_verl(path) for path in args.verl_config]
+    """Every setting the framework options name, in command-line order, with ``--beta`` and
+    ``--group-size`` applied when given."""
+    out = _settings(args)
     if getattr(args, "beta", None) is not None:
         out = [p.with_beta(args.beta) for p in out]
     group = getattr(args, "group_size", None)
@@ -179,10 +197,7 @@ def verify_target(args: argparse.Namespace) -> tuple[tuple[str, ...], float, Any
     framework setting: GRPO-family settings train the torch GRPO loss on the setting's
     objective at β/policy_scale; GVPO as the paper writes it trains the GVPO loss. The
     ``--beta`` and ``--group-size`` of verify keep their own defaults and are not applied."""
-    settings = [presets.preset(n) for n in args.preset]
-    settings += [presets.from_trl(**parse_pairs(t, "--trl")) for t in args.trl]
-    settings += [presets.from_verl(parse_pairs(t, "--verl")) for t in args.verl]
-    settings += [presets.from_verl(path) for path in args.verl_config]
+    settings = _settings(args)
     if len(settings) != 1:
         raise ValueError(f"verify trains one framework setting at a time; got {len(settings)}")
     p = settings[0]
