@@ -426,11 +426,13 @@ def test_atlas_page_is_current():
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="verify needs torch")
 def test_cli_verify_trains_a_preset_to_the_engine_answer(capsys):
-    code, out, err = run_cli(capsys, "verify", "--quick", "--contexts", "4", "--arms", "3", "--mode", "expected",
-                             "--trl", "beta=1.0,num_generations=4", "--quiet", "--device", "cpu", "--json")
+    code, out, err = run_cli(capsys, "verify", "--quick", "--contexts", "4", "--arms", "3", "--mode",
+                             "expected", "--trl", "beta=1.0,num_generations=4", "--quiet", "--device", "cpu",
+                             "--json")
     assert code == 0, err
     data = json.loads(out)
     assert data["settings"]["beta"] == 1.0 and data["settings"]["group_size"] == 4
     assert all(r["passed"] for r in data["runs"]) and [r["method"] for r in data["runs"]] == ["grpo"]
-    code, _, err = run_cli(capsys, "verify", "--quick", "--preset", "verl-default", "--quiet", "--device", "cpu")
+    code, _, err = run_cli(capsys, "verify", "--quick", "--preset", "verl-default", "--quiet",
+                           "--device", "cpu")
     assert code == 2 and "not trained by gvpo_theory.torch" in err
