@@ -36,6 +36,15 @@ def _binary_sign(
     """
     m = _sigmoid_pair(x)
     a = level_advantages_kernel(m, levels, obj)
+    # a/β overflows to ±inf for β near the smallest double: the sign is still right
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _sign_from(x, m, a, q_ref, beta, obj)
+
+
+def _sign_from(
+    x: NDArray, m: NDArray, a: NDArray, q_ref: NDArray, beta: NDArray, obj: Objective
+) -> NDArray:
+    """The body of :func:`_binary_sign` given the level masses m and advantages a."""
     if not obj.penalty.exponential_weights:
         # q1·(1 − a1/β) − Q1 = Q0 − q0·(1 − a0/β) (since Σ_l q_l·a_l = 0), increasing in x
         # at a simple root. Written on the lighter level: Q = 1 − 1e-20 rounds to 1.

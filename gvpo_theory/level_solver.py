@@ -49,9 +49,12 @@ def _residual(
     logits = np.concatenate([[0.0], z])
     log_m = logits - logsumexp(logits)
     m = np.exp(log_m)
-    a = level_advantages_kernel(m, pb.levels, pb.obj)
-    pref = pb.dist @ a
-    log_w = pb.obj.penalty.log_weights(pb.q_log, pref, beta)
+    # a trial step may reach a vertex where a std-normalised advantage is unbounded; the
+    # non-finite residual below rejects it, so the floating-point warnings are expected
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        a = level_advantages_kernel(m, pb.levels, pb.obj)
+        pref = pb.dist @ a
+        log_w = pb.obj.penalty.log_weights(pb.q_log, pref, beta)
     if log_w is None:
         return None
     log_t = logsumexp(log_w[:, None] + pb.log_dist, axis=0)
@@ -154,7 +157,7 @@ def _continuation(
 #: has not settled by then is heading for the boundary, or crawling along it).
 _MAX_FLOW_EVALUATIONS = 20_000
 
-#: A profile whose log-mass falls below this has left the interior (mass < 1e-300).
+#: A profile whose log-mass falls this far below its π_ref log-mass has left the interior.
 _VANISHED_LOG_MASS = -690.0
 
 
@@ -172,7 +175,7 @@ def _natural_flow(
     whose rest points are the stationary points. Used when continuation fails (a fold
     in β): it lands where GRPO itself settles from π_ref. Returns None when the flow
     leaves the interior (with unbounded advantages — a std at G = ∞ — a profile's mass
-    falls below 1e-300: GRPO runs to the boundary) or has not settled within its
+    falls 1e300-fold below its π_ref mass: GRPO runs to the boundary) or has not settled within its
     evaluation budget, so no solve can hang here.
     """
     count = 0
@@ -191,7 +194,9 @@ def _natural_flow(
         return float(np.max(np.abs(rhs(_t, y)))) - 1e-7
 
     def vanished(_t: float, y: NDArray[np.float64]) -> float:
-        return float(np.min(y - logsumexp(y))) - _VANISHED_LOG_MASS
+        # relative to the profile's own reference mass: a stationary mass of 1e-299 on a
+        # profile whose π_ref mass is 1e-300 is interior, not vanished
+        return float(np.min(y - logsumexp(y) - pb.q_log)) - _VANISHED_LOG_MASS
 
     settled.terminal = True  # type: ignore[attr-defined]
     vanished.terminal = True  # type: ignore[attr-defined]

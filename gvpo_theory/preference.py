@@ -218,11 +218,20 @@ def level_advantages_kernel(
     """a_l(m) for validated inputs (the solvers' inner loop; see :func:`level_advantages`)."""
     adv, g = obj.advantage, obj.group_size
     if math.isinf(g) or adv.scale == "none":
-        dev = _closed_form_deviation(m, v)
         if adv.scale == "none":
             # E[r_1 − mean] = ((G − 1)/G)·(v_l − μ); leave-one-out: v_l − μ exactly
             factor = 1.0 if math.isinf(g) else adv.baseline_factor(g) * (g - 1) / g
-            return factor * dev
+            return factor * _closed_form_deviation(m, v)
+        if adv.eps == 0.0:
+            # eps = 0 makes a_l scale-free: measure the levels in units of their largest
+            # magnitude and divide v_l − μ by its own, so neither v_l − μ nor its variance
+            # underflows (levels 1e-200 apart, a mass of 1e-300) or overflows
+            unit = float(np.max(np.abs(v)))
+            dev = _closed_form_deviation(m, v / unit if unit > 0 else v)
+            top = np.max(np.abs(dev), axis=-1, keepdims=True)
+            dev = dev / np.where(top > 0, top, 1.0)
+        else:
+            dev = _closed_form_deviation(m, v)
         var = np.einsum("...l,...l->...", m, dev * dev)
         # the scale is 0 exactly when m sits on a single level: every group ties.
         single = np.count_nonzero(m > 0, axis=-1) <= 1
