@@ -134,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{i:>6}  {r:>9.4g}  {p0:>16.10g}  {ps:>#16.10g}  {pg:>#16.10g}  {pref:>10.5g}")
     mr = out["mean_reward"]
     print(
-        f"E[r]: pi_ref {mr['pi_ref']:.6f}, pi* {mr['kl_optimal']:.6f}, "
-        f"GRPO {mr['grpo_stationary']:.6f};  KL(pi*||GRPO) = {out['kl_optimal_to_grpo']:.3e}"
+        f"E[r]: pi_ref {mr['pi_ref']:.7g}, pi* {mr['kl_optimal']:.7g}, "
+        f"GRPO {mr['grpo_stationary']:.7g};  KL(pi*||GRPO) = {out['kl_optimal_to_grpo']:.3e}"
     )
     status = "converged" if out["converged"] else "NOT converged (no interior stationary point found)"
     print(f"GRPO fixed point: {status}, residual {out['residual']:.2e}")
