@@ -77,7 +77,7 @@ def render() -> str:
         + ", ".join(f"{s:.6f} at β = {b:g}" for s, b in zip(stars, BETAS)) + ".",
         "A *boundary* answer is the limit the expected dynamics run to (no interior rest point).",
         "The same numbers: `gvpo-theory solve --pi-ref 0.3,0.7 --rewards 1,0 --beta 0.04 --preset NAME`.",
-        "The keys, defaults and sources: `gvpo_theory/presets.py`; what each framework computes for",
+        "The keys, defaults and sources: `gvpo_theory/presets/`; what each framework computes for",
         "one-token outputs: [frameworks.md](frameworks.md).",
         "",
         "| preset | setting | objective | stationarity condition | as configured: β, π(a) | "
