@@ -175,7 +175,8 @@ def run_presets(args: argparse.Namespace) -> int:
         g = "inf" if p["group_size"] is None else p["group_size"]
         given = [s for s in p["settings"] if s["given"]]
         print(f"\n{p['name']}: {p['summary']}")
-        print(f"  beta={p['beta']:g} ({p['beta_key'] or 'no KL coefficient'})  G={g}")
+        coef = "its KL coefficient" if p["beta_key"] else "no KL coefficient reaches the policy"
+        print(f"  beta={p['beta']:g} ({coef})  G={g}")
         print(f"  condition: {p['condition']}")
         if given:
             print("  given: " + ", ".join(f"{s['key']}={s['value']}" for s in given))
@@ -185,6 +186,8 @@ def run_presets(args: argparse.Namespace) -> int:
         pol = ", ".join(f"{x:.6g}" for x in r["policy"])
         print(f"  pi = [{pol}]  E[r] = {r['mean_reward']:.6f}  ({r['kind']}"
               f"{', converged' if r['converged'] else ''})")
+        if r["kind"] == "boundary":
+            print(f"  boundary: {r['message']}")
         if r["kl_optimal"] is not None:
             star = ", ".join(f"{x:.6g}" for x in r["kl_optimal"])
             print(f"  pi* (beta={r['kl_optimal_beta']:g}) = [{star}]  "
