@@ -55,6 +55,8 @@ def _keys(args: dict) -> str:
 
 
 def _cell(p: float, kind: str, converged: bool) -> str:
+    if not np.isfinite(p):
+        return "boundary, no limit known"
     text = f"{p:.6f}"
     if kind == "boundary":
         return text + " (boundary)"
@@ -75,7 +77,8 @@ def render() -> str:
         "`gvpo_beta`) is set to β; settings with no KL force give the same answer at every β.",
         "π*(a) ∝ π_ref(a)·exp(1/β): "
         + ", ".join(f"{s:.6f} at β = {b:g}" for s, b in zip(stars, BETAS)) + ".",
-        "A *boundary* answer is the limit the expected dynamics run to (no interior rest point).",
+        "A *boundary* answer is the limit the expected dynamics run to (no interior rest point),",
+        "shown where the engine returns one that is a rest point of the exact expected update.",
         "The same numbers: `gvpo-theory solve --pi-ref 0.3,0.7 --rewards 1,0 --beta 0.04 --preset NAME`.",
         "The keys, defaults and sources: `gvpo_theory/presets/`; what each framework computes for",
         "one-token outputs: [frameworks.md](frameworks.md).",
@@ -92,7 +95,8 @@ def render() -> str:
         cells = [f"{p.beta:g}, " + _cell(float(own.policy[0]), own.kind[0], bool(own.converged))]
         for i, star in enumerate(stars):
             pa = float(a.policy[i, 0])
-            cells += [_cell(pa, a.kind[i], bool(a.converged[i])), f"{pa - star:+.2e}"]
+            diff = f"{pa - star:+.2e}" if np.isfinite(pa) else "—"
+            cells += [_cell(pa, a.kind[i], bool(a.converged[i])), diff]
         setting = f"{entry.description}; {_keys(dict(entry.args))}"
         row = [f"`{name}`", setting, p.objective.label, p.condition, *cells]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")

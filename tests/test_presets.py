@@ -148,20 +148,20 @@ def test_without_a_kl_force_the_answer_is_the_limit_on_the_rewarded_output(name)
 
 
 def test_verl_low_var_kl_at_its_default_coefficient_is_not_the_k3_point():
-    # β = 0.001 and 0.04: at the k3 fixed point the losing output has π_ref/π > 13.61, so verl's
-    # clamp binds there and the transcribed update still moves mass to the rewarded output.
+    # β = 0.001 and 0.04: at the (unclamped) k3 fixed point the losing output has
+    # π_ref/π > 13.61, so verl's clamp binds there and the transcribed update still moves
+    # mass to the rewarded output: the preset must not report that point (boundary instead).
+    from gvpo_theory import grpo_stationary_policy, objective
+
     ref, rewards, g = QUESTIONS[0]
     for beta in (0.001, 0.04):
-        p = presets.preset("verl-kl-loss").with_beta(beta)
-        ans = p.solve(ref, rewards)
+        ans = presets.preset("verl-kl-loss").with_beta(beta).solve(ref, rewards)
         assert ans.kind[0] == "boundary" and not ans.converged
-        k3 = presets.preset("verl-kl-loss").solve(ref, rewards, beta=beta)  # same objective
-        pi = np.clip(k3.policy, 1e-300, None)
-        pi = pi / pi.sum()
-        update = -TRANSCRIBED["verl-kl-loss"](pi, ref, rewards, beta, g)
-        if pi[1] > 0:
-            assert ref[1] / pi[1] > 13.61
-            assert update[0] > 0 and update[1] < 0
+        k3 = grpo_stationary_policy(ref, rewards, beta, objective("kl-loss-k3", g)).policy
+        assert k3[1] > 0 and ref[1] / k3[1] > 13.61
+        update = -TRANSCRIBED["verl-kl-loss"](k3, ref, rewards, beta, g)
+        assert update[0] > 1e-6 and update[1] < -1e-6
+        assert not np.allclose(ans.policy, k3)  # NaN (no limit known) or the limit, never the k3 point
 
 
 # ------------------------------------------------------------------ defaults and records

@@ -138,20 +138,23 @@ def solve_presets(args: argparse.Namespace) -> dict:
     runs = []
     for p in resolve(args):
         ans = p.solve(pi_ref, rewards)
+        pol = np.asarray(ans.policy)
+        known = bool(np.all(np.isfinite(pol)))
         b_star = args.beta if args.beta is not None else (p.beta if p.beta_key else 0.0)
         star = kl_optimal_policy(pi_ref, rewards, b_star) if b_star > 0 else None
+        both = star is not None and known
         runs.append({
             "preset": p.to_dict(),
-            "policy": np.asarray(ans.policy).tolist(),
+            "policy": pol.tolist() if known else None,
             "kind": ans.kind[0],
             "converged": bool(ans.converged),
             "residual": float(ans.residual),
             "message": ans.message,
             "kl_optimal_beta": b_star if star is not None else None,
             "kl_optimal": None if star is None else star.tolist(),
-            "max_abs_diff_kl_optimal": None if star is None else float(np.max(np.abs(ans.policy - star))),
-            "kl_optimal_to_policy": None if star is None else float(kl_divergence(star, ans.policy)),
-            "mean_reward": float(np.asarray(ans.policy) @ rewards),
+            "max_abs_diff_kl_optimal": float(np.max(np.abs(pol - star))) if both else None,
+            "kl_optimal_to_policy": float(kl_divergence(star, pol)) if both else None,
+            "mean_reward": float(pol @ rewards) if known else None,
         })
     return {"pi_ref": pi_ref.tolist(), "rewards": rewards.tolist(),
             "mean_reward_pi_ref": float(pi_ref @ rewards), "runs": runs}
@@ -183,12 +186,15 @@ def run_presets(args: argparse.Namespace) -> int:
         quiet = sum(1 for s in p["settings"] if s["effect"].startswith(presets.NO_EFFECT))
         print(f"  {quiet} of {len(p['settings'])} resolved keys have no effect on the stationary policy "
               "(--json lists each with the reason)")
-        pol = ", ".join(f"{x:.6g}" for x in r["policy"])
-        print(f"  pi = [{pol}]  E[r] = {r['mean_reward']:.6f}  ({r['kind']}"
-              f"{', converged' if r['converged'] else ''})")
-        if r["kind"] == "boundary":
-            print(f"  boundary: {r['message']}")
-        if r["kl_optimal"] is not None:
+        if r["policy"] is None:
+            print(f"  pi -> boundary, no limit known here ({r['message']})")
+        else:
+            pol = ", ".join(f"{x:.6g}" for x in r["policy"])
+            print(f"  pi = [{pol}]  E[r] = {r['mean_reward']:.6f}  ({r['kind']}"
+                  f"{', converged' if r['converged'] else ''})")
+            if r["kind"] == "boundary":
+                print(f"  boundary: {r['message']}")
+        if r["max_abs_diff_kl_optimal"] is not None:
             star = ", ".join(f"{x:.6g}" for x in r["kl_optimal"])
             print(f"  pi* (beta={r['kl_optimal_beta']:g}) = [{star}]  "
                   f"max |pi - pi*| = {r['max_abs_diff_kl_optimal']:.3g}")

@@ -157,8 +157,10 @@ class Preset:
 class Answer:
     """Where a preset's training goes: ``policy`` (K,) or (n, K) for a β grid; per β
     ``converged`` (an interior rest point verified to the engine's tolerance), ``kind``
-    ("interior" or "boundary": no interior rest point is reached, ``policy`` is then the
-    limit the engine returns) and ``residual``; ``message`` the engine's reason."""
+    ("interior" or "boundary": no interior rest point is reached; ``policy`` is then the
+    limit the engine returns, and NaN where the engine's boundary policy is not a rest
+    point of the exact expected update, i.e. no limit is known) and ``residual``;
+    ``message`` the engine's reason."""
 
     policy: NDArray[np.float64]
     converged: NDArray[np.bool_]
@@ -167,7 +169,12 @@ class Answer:
     message: str
 
 
+#: A boundary policy counts as the limit only where the expected update vanishes there.
+LIMIT_TOL = 1e-10
+
+
 def _solve(p: Preset, pi_ref: NDArray[np.float64], rewards: Any, engine_b: NDArray[np.float64]) -> Answer:
+    """Dispatch (:meth:`Preset.solve`), then :func:`_boundary_check` on boundary answers."""
     obj = p.objective
     flat = np.atleast_1d(engine_b)
     zero = obj.penalty.zero_gradient and obj.reward_kl is None and obj.loss == "grpo"
@@ -179,24 +186,46 @@ def _solve(p: Preset, pi_ref: NDArray[np.float64], rewards: Any, engine_b: NDArr
         n = flat.size
         return Answer(np.repeat(one.policy, n, axis=0), np.repeat(one.converged, n), one.kind * n,
                       np.repeat(one.residual, n), one.message)
-    direct = obj.level_space and not obj.penalty.zero_gradient and np.all(flat > 0)
-    if direct:
+    if obj.level_space and not obj.penalty.zero_gradient and np.all(flat > 0):
         from ..stationary import grpo_stationary_policy
 
         res = grpo_stationary_policy(pi_ref, rewards, flat if engine_b.ndim else float(engine_b), obj)
         conv = np.asarray(res.converged, dtype=bool)
         kind = tuple("interior" if c else "boundary" for c in np.atleast_1d(conv))
-        return Answer(res.policy, conv, kind, np.asarray(res.residual, dtype=np.float64), res.message)
-    from ..frameworks import stationary_point
+        policy, residual, message = res.policy, np.asarray(res.residual, dtype=np.float64), res.message
+    else:
+        from ..frameworks import stationary_point
 
-    sols = [stationary_point(pi_ref, rewards, float(x), obj) for x in flat]
-    policy = np.stack([s.policy for s in sols])
-    conv = np.array([s.converged for s in sols])
-    res_ = np.array([s.residual for s in sols])
-    kind = tuple(s.kind for s in sols)
-    if engine_b.ndim == 0:
-        return Answer(policy[0], conv[0], kind, res_[0], sols[0].message)
-    return Answer(policy, conv, kind, res_, sols[-1].message)
+        sols = [stationary_point(pi_ref, rewards, float(x), obj) for x in flat]
+        policy = np.stack([s.policy for s in sols])
+        conv = np.array([s.converged for s in sols])
+        residual = np.array([s.residual for s in sols])
+        kind = tuple(s.kind for s in sols)
+        message = sols[-1].message
+        if engine_b.ndim == 0:
+            policy, conv, residual = policy[0], conv[0], residual[0]
+    policy = _boundary_check(policy, kind, pi_ref, rewards, flat, obj)
+    return Answer(policy, conv, kind, residual, message)
+
+
+def _boundary_check(policy: NDArray[np.float64], kind: tuple[str, ...], pi_ref: NDArray[np.float64],
+                    rewards: Any, beta: NDArray[np.float64], obj: Objective) -> NDArray[np.float64]:
+    """NaN rows for boundary answers that are not rest points of the exact expected update
+    (:func:`gvpo_theory.frameworks.expected_update`, max_o |F_o| <= :data:`LIMIT_TOL`): a
+    boundary policy is reported only when it is a limit the dynamics can stay at."""
+    if "boundary" not in kind:
+        return policy
+    from ..frameworks import expected_update
+
+    out = np.array(policy, dtype=np.float64, copy=True)
+    rows = out.reshape(-1, out.shape[-1])
+    for i, k in enumerate(kind):
+        if k != "boundary":
+            continue
+        update = expected_update(rows[i], pi_ref, rewards, float(beta[i]), obj)
+        if not np.max(np.abs(update)) <= LIMIT_TOL:
+            rows[i] = np.nan
+    return out
 
 
 #: Fixed-point conditions by penalty (docs/theory.md §3, docs/frameworks.md).
