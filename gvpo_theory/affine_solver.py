@@ -213,3 +213,22 @@ def solve_affine(
         return w_full, n, False
     w_full[keep] = w
     return w_full, n, True
+
+
+def large_group_start(
+    q_ref: NDArray[np.float64], structure: RewardStructure, beta: float, obj: Objective
+) -> NDArray[np.float64] | None:
+    """A Newton start for a finite-G problem whose P_G is a lattice dynamic program: the
+    G = ∞ stationary point (P_G → P_∞ as G grows), or None when P_G is cheap to evaluate
+    (enumeration), the objective has no G = ∞ root here, or none exists."""
+    from .preference import _lattice_for  # the preference kernel's own routing rule
+
+    if math.isinf(obj.group_size) or obj.std == "none" or not structure.deterministic:
+        return None
+    if _lattice_for(structure.levels, int(obj.group_size), obj.advantage) is None:
+        return None
+    limit = obj.with_group_size(math.inf)
+    if not affine_covers(limit) or int(np.count_nonzero(q_ref)) < 3:
+        return None
+    w, _, ok = solve_affine(q_ref, structure, beta, limit)
+    return w if ok else None

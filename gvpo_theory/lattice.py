@@ -41,6 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.linalg.blas import daxpy
 
 from ._threads import blas_threads
 from .problem import SUM_TOL, as_float_array, check_distribution
@@ -206,7 +207,8 @@ def _distribution(m: NDArray[np.float64], lat: Lattice, n: int) -> NDArray[np.fl
     Cell (p, i, e) is S1 = 2i + p, D = 2e + ((K − 1)·p mod 2). Each plane is stored row-major
     with a width that grows with the number of draws and processed as one flat vector, so a
     draw at level j is one contiguous multiply-add at a fixed offset i·width + e (numpy, no
-    BLAS: a threaded daxpy was 10× slower on a loaded 2-core machine). Columns never wrap
+    BLAS threads: a threaded daxpy was 10× slower on a loaded 2-core machine; a single m
+    takes one single-threaded daxpy per shift, half the memory passes). Columns never wrap
     (the width exceeds the live columns plus the largest column shift); the zero cells after
     each live row are shifted along harmlessly.
     """
@@ -221,9 +223,13 @@ def _distribution(m: NDArray[np.float64], lat: Lattice, n: int) -> NDArray[np.fl
     shifts = [[_shift(span, k, p) for p in (0, 1)] for k in lat.k]
     width_src = _step_width(span, 0)
     active = [j for j in range(len(lat.k)) if np.any(m[:, j])]  # levels some m gives mass
-    with np.errstate(under="ignore"):
+    scalars = [float(x) for x in m[0]]
+    with np.errstate(under="ignore"), blas_threads(1):
         for t in range(n):
-            width = _step_width(span, t)
+            width = width_src
+            if _step_width(span, t) > width_src:
+                # grow with ~25 % slack, so the rows are re-laid out O(log n) times, not n
+                width = _step_width(span, min(n - 1, t + max(2, t // 4)))
             r1 = (t * span) // 2 + 1
             r2 = (t * span * span // 4) // 2 + 1
             if width != width_src:  # re-lay the live rows out at the new width
@@ -240,6 +246,9 @@ def _distribution(m: NDArray[np.float64], lat: Lattice, n: int) -> NDArray[np.fl
                 for p in (0, 1) if t else (0,):
                     q, di, de = shifts[j][p]
                     off = di * width + de
+                    if b == 1:  # one fused pass (BLAS axpy on one thread, see _threads)
+                        daxpy(cur[0, p, :length], nxt[0, q, off : off + length], a=scalars[j])
+                        continue
                     dst = nxt[:, q, off : off + length]
                     src = tmp[:, :length]
                     np.multiply(cur[:, p, :length], w, out=src)
@@ -342,11 +351,40 @@ def lattice_level_advantages(
     Returns:
         a, shape (..., L). Identity: Σ_l m_l·a_l = 0.
     """
-    g, e, lat, m, cost = _prepare(level_masses, levels, group_size, scale, eps, baseline, max_updates)
+    g, e, lat, m, _ = _prepare(level_masses, levels, group_size, scale, eps, baseline, max_updates)
+    return advantages_kernel(m, lat, g, scale, e, baseline)
+
+
+def advantages_kernel(
+    m: NDArray[np.float64], lat: Lattice, g: int, scale: str, eps: float, baseline: str
+) -> NDArray[np.float64]:
+    """:func:`lattice_level_advantages` for validated inputs (m (..., L) on the simplex).
+
+    A single m is memoised on its bytes (a solver evaluates a(m) again at the point it has
+    just accepted): the result is a pure function of the arguments, returned as a copy.
+    """
+    if m.ndim == 1:
+        return _advantages_one(m.tobytes(), lat, g, scale, eps, baseline).copy()
+    return _advantages(m, lat, g, scale, eps, baseline)
+
+
+@lru_cache(maxsize=8)
+def _advantages_one(
+    m_bytes: bytes, lat: Lattice, g: int, scale: str, eps: float, baseline: str
+) -> NDArray[np.float64]:
+    out = _advantages(np.frombuffer(m_bytes, dtype=np.float64), lat, g, scale, eps, baseline)
+    out.setflags(write=False)
+    return out
+
+
+def _advantages(
+    m: NDArray[np.float64], lat: Lattice, g: int, scale: str, eps: float, baseline: str
+) -> NDArray[np.float64]:
     n_lev = len(lat.k)
     if n_lev == 1:
         return np.zeros(m.shape)
-    grid = _advantage_grid(lat.k, float(lat.step), g, g - 1, scale, e, baseline)
+    cost = _cost(lat, g)
+    grid = _advantage_grid(lat.k, float(lat.step), g, g - 1, scale, eps, baseline)
     m2 = m.reshape(-1, n_lev)
     out = np.empty_like(m2)
     for start, mb in _chunks(m2, cost.cells):
@@ -374,7 +412,15 @@ def lattice_level_advantages_jacobian(
     division by m_j, defined at m_j = 0 too). Only its action on directions with
     Σ_j dm_j = 0 is intrinsic to the simplex.
     """
-    g, e, lat, m, cost = _prepare(level_masses, levels, group_size, scale, eps, baseline, max_updates)
+    g, e, lat, m, _ = _prepare(level_masses, levels, group_size, scale, eps, baseline, max_updates)
+    return jacobian_kernel(m, lat, g, scale, e, baseline)
+
+
+def jacobian_kernel(
+    m: NDArray[np.float64], lat: Lattice, g: int, scale: str, e: float, baseline: str
+) -> NDArray[np.float64]:
+    """:func:`lattice_level_advantages_jacobian` for validated inputs."""
+    cost = _cost(lat, g)
     n_lev = len(lat.k)
     if n_lev == 1:
         return np.zeros((*m.shape, 1))
@@ -399,3 +445,37 @@ def lattice_level_advantages_jacobian(
         with blas_threads(1):
             out[start : start + mb.shape[0]] = n * np.einsum("lc,bjc->blj", grid, flat, optimize=True)
     return out.reshape(*m.shape, n_lev)
+
+
+@lru_cache(maxsize=64)
+def _plan(levels: tuple[float, ...], g: int) -> tuple[Lattice, LatticeCost] | None:
+    try:
+        lat = find_lattice(np.asarray(levels))
+    except ValueError:
+        return None
+    return lat, _cost(lat, g)
+
+
+def cheaper_lattice(
+    levels: NDArray[np.float64], g: int, enumeration_terms: int, max_updates: int = MAX_UPDATES
+) -> Lattice | None:
+    """The lattice of ``levels`` when the dynamic program is the cheaper exact method for G.
+
+    Cost model (benchmarks/bench_kernels.py): a DP cell update ~2.5 ns, an enumerated count
+    vector ~2.5 ns per level, so the DP is taken when its ``updates`` are fewer than
+    terms × L and within ``max_updates``; None otherwise (or when the levels are not on a
+    lattice with span <= MAX_SPAN).
+    """
+    plan = _plan(tuple(levels.tolist()), int(g))
+    if plan is None:
+        return None
+    lat, cost = plan
+    if cost.updates > max_updates or cost.updates >= enumeration_terms * levels.size:
+        return None
+    return lat
+
+
+def lattice_updates(levels: NDArray[np.float64], g: int) -> int | None:
+    """Cell updates of the dynamic program for these levels and G (None: not a lattice)."""
+    plan = _plan(tuple(levels.tolist()), int(g))
+    return None if plan is None else plan[1].updates

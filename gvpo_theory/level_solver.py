@@ -235,13 +235,18 @@ def _rounding_floor(z: NDArray[np.float64], pb: _Problem, beta: float) -> float:
 
 
 def solve_levels(
-    q_ref: NDArray, structure: RewardStructure, beta: float, obj: Objective
+    q_ref: NDArray, structure: RewardStructure, beta: float, obj: Objective,
+    w_start: NDArray | None = None,
 ) -> tuple[NDArray, int, bool]:
     """Profile masses w (S,) at the stationary point of one problem (profile masses q_ref).
 
     For deterministic rewards the profiles are the reward levels, so w is the level
     mixture m; otherwise m = Σ_s w_s·D_s. Returning w (not m) lets the caller form
     π = π_ref·w_s/Q_s exactly, also where 1 − P_s/β underflows relative to 1.
+
+    ``w_start`` (profile masses, optional): a first Newton start near the answer (the
+    G = ∞ stationary point for a large G, where every P_G evaluation is a dynamic program);
+    when Newton does not converge from it, the solve proceeds from π_ref as without it.
     """
     keep = q_ref > 0
     dist = structure.dist[keep]
@@ -261,7 +266,14 @@ def solve_levels(
     pb = _Problem(np.log(q_ref[keep]), dist, log_dist, structure.levels[reach], obj)
     m0 = np.exp(pb.q_log) @ dist
     z0 = np.log(m0[1:]) - np.log(m0[0])
-    z, err, total = _newton(z0, pb, beta, 1e-15, 50)
+    z, err, total = _newton(z0, pb, beta, 1e-15, 50) if w_start is None else (z0, math.inf, 0)
+    if w_start is not None:
+        m_s = w_start[keep] @ dist
+        if np.all(m_s > 0):
+            z, err, total = _newton(np.log(m_s[1:]) - np.log(m_s[0]), pb, beta, 1e-15, 12)
+        if err > _ACCEPT:
+            z, err, it = _newton(z0, pb, beta, 1e-15, 50)
+            total += it
     if err > _ACCEPT:
         a_scale = float(np.max(np.abs(level_advantages_kernel(m0, pb.levels, obj))))
         z, err, it = _continuation(pb, beta, z0, a_scale)

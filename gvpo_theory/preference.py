@@ -37,6 +37,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln, xlogy
 from scipy.stats import binom
 
+from . import lattice
 from .objective import Advantage, Objective, as_objective
 from .problem import (
     SUM_TOL,
@@ -157,14 +158,36 @@ def _check_level_masses(level_masses: ArrayLike, n_levels: int) -> NDArray[np.fl
     return m
 
 
+#: ``max_terms`` also caps the lattice dynamic program, at this many cell updates per term
+#: (the default MAX_TERMS allows 1e9 updates, ~2.5 s per evaluation of a_l).
+UPDATES_PER_TERM = 500
+
+
+def _lattice_for(
+    v: NDArray[np.float64], group_size: int, adv: Advantage, max_terms: int = MAX_TERMS
+) -> lattice.Lattice | None:
+    """The lattice of the levels when its dynamic program (:mod:`gvpo_theory.lattice`) is the
+    cheaper exact method for this estimator (three or more levels; the DP knows the group-mean
+    and leave-one-out baselines with eps added to the std) and within
+    ``max_terms·UPDATES_PER_TERM`` cell updates, else None: enumeration."""
+    if v.size < 3 or type(adv) is not Advantage or (adv.eps and adv.eps_at != "std"):
+        return None
+    return lattice.cheaper_lattice(v, group_size, n_terms(group_size, v.size),
+                                   max_updates=max_terms * UPDATES_PER_TERM)
+
+
 def _advantage_table(
     lev: NDArray[np.float64], group_size: int, adv: Advantage, max_terms: int
 ) -> AdvantageTable:
     terms = n_terms(group_size, lev.size)
     if terms > max_terms:
+        dp = lattice.lattice_updates(lev, group_size)
+        route = ("" if dp is None else
+                 f"; the levels lie on a lattice whose exact dynamic program needs {dp:.3g} cell "
+                 f"updates (~{dp * 2.5e-9:.3g} s per evaluation) > max_terms·{UPDATES_PER_TERM}")
         raise ValueError(
             f"exact enumeration for group_size={group_size} over {lev.size} reward levels needs "
-            f"C(G+L-2, L-1) = {terms} terms > max_terms={max_terms}; use "
+            f"C(G+L-2, L-1) = {terms} terms > max_terms={max_terms}{route}; use "
             "preference_model_mc(...) for a Monte Carlo estimate with a standard error, "
             "or raise max_terms"
         )
@@ -238,6 +261,9 @@ def level_advantages_kernel(
         with np.errstate(divide="ignore", invalid="ignore"):
             out = dev / np.where(single, 1.0, adv.scale_of(var, g))[..., None]
         return np.where(single[..., None], 0.0, out)
+    lat = _lattice_for(v, int(g), adv, max_terms)
+    if lat is not None:
+        return lattice.advantages_kernel(m, lat, int(g), adv.scale, adv.eps, adv.baseline)
     table = _advantage_table(v, int(g), adv, max_terms)
     return composition_pmf(m, table) @ table.advantage
 
@@ -477,6 +503,9 @@ def level_advantages_jacobian_kernel(
         flat = adv.eps_at == "var" and var < adv.eps
         dsigma = np.zeros_like(dev) if flat else (dev * dev) / (2.0 * sigma)
         return -v_c[None, :] / s - np.outer(dev, dsigma) / (s * s)
+    lat = _lattice_for(v, int(g), adv, max_terms)
+    if lat is not None:
+        return lattice.jacobian_kernel(m, lat, int(g), adv.scale, adv.eps, adv.baseline)
     table = _advantage_table(v, int(g), adv, max_terms)
     pmf = composition_pmf(m, table)  # (C,)
     weighted = table.counts * pmf[:, None]  # (C, L): Mult(c)·c_j

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .affine_solver import affine_covers, solve_affine
+from .affine_solver import affine_covers, large_group_start, solve_affine
 from .binary_solver import solve_binary, solve_binary_scalar
 from .fast_paths import solve_single_binary
 from .level_solver import solve_levels
@@ -350,8 +350,11 @@ def _solve_structure(
     else:
         flat_q, flat_b = q_ref.reshape(-1, structure.n_profiles), b.reshape(-1)
         affine = affine_covers(obj)  # P affine in the reward: a root in one number
-        solve = solve_affine if affine else solve_levels
-        solved = [solve(qi, structure, float(bi), obj) for qi, bi in zip(flat_q, flat_b)]
+        solved = [
+            solve_affine(qi, structure, float(bi), obj) if affine else
+            solve_levels(qi, structure, float(bi), obj, large_group_start(qi, structure, float(bi), obj))
+            for qi, bi in zip(flat_q, flat_b)
+        ]
         w = np.asarray([sol[0] for sol in solved]).reshape(*batch, structure.n_profiles)
         iters = np.asarray([sol[1] for sol in solved], dtype=np.int64).reshape(batch)
         ok = np.asarray([sol[2] for sol in solved], dtype=bool).reshape(batch)
