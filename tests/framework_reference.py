@@ -441,6 +441,14 @@ def expected_gradient(setting: Setting, pi: ArrayLike, pi_ref: ArrayLike, reward
     return weight @ grads
 
 
+def random_problem(k: int, seed: int) -> tuple[Array, Array]:
+    """π and π_ref with every mass at least ~0.05 (low_var_kl's clamp stays off: ratio < 13.6)."""
+    rng = np.random.default_rng(seed)
+    pi = rng.dirichlet(np.full(k, 3.0)) * 0.8 + 0.2 / k
+    ref = rng.dirichlet(np.full(k, 3.0)) * 0.8 + 0.2 / k
+    return pi / pi.sum(), ref / ref.sum()
+
+
 def kl_gradient(kind: str, pi: ArrayLike, pi_ref: ArrayLike) -> Array:
     """E_{o~π}[D′(o)·(e_o − π)]: the expected θ-gradient of the KL term alone (β = 1),
     at θ = θ_old, for one sample (the group mean of G samples has the same expectation)."""

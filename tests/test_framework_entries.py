@@ -27,6 +27,7 @@ from framework_reference import (
     group_loss,
     gvpo_official,
     gvpo_paper,
+    random_problem,
     verl_grpo,
     verl_grpo_passk,
     verl_opo,
@@ -52,13 +53,6 @@ PROBLEMS = [
     (3, 4, [0.2, 1.0, -0.5]),
     (4, 3, [1.0, 0.5, 0.5, 0.0]),
 ]
-
-
-def random_problem(k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    pi = rng.dirichlet(np.full(k, 3.0)) * 0.8 + 0.2 / k
-    ref = rng.dirichlet(np.full(k, 3.0)) * 0.8 + 0.2 / k
-    return pi / pi.sum(), ref / ref.sum()
 
 
 def verl_k3(**kw) -> Setting:
