@@ -240,9 +240,18 @@ def gvpo_flow(
     pi0: ArrayLike | None = None,
     **kwargs,
 ) -> FlowResult:
-    """Integrate the expected GVPO update from π0 (default π_ref) to π* (full-support π_s)."""
+    """Integrate the expected GVPO update from π0 (default π_ref) to π* (full-support π_s).
+
+    The update is β·(k − 1)·π_s·(g − E g) with g = r − β·log(π/π_ref): near π* its
+    rounding is ~ε·β²·(k − 1), so an absolute stopping tolerance could never be met at
+    large β. Unless ``tol`` is given, the flow stops when max|F| <= 1e-10·max(1, β)²
+    (unchanged for β <= 1), i.e. when log π is within ~1e-10/(k − 1) of its rest point.
+    """
     ref = check_distribution(pi_ref, "pi_ref")
     group_size = check_group_size(group_size, max_value=MAX_GROUP_SIZE)
+    b = check_beta(beta)
+    if "tol" not in kwargs and b.ndim == 0:
+        kwargs["tol"] = 1e-10 * max(1.0, float(b)) ** 2
     start = ref if pi0 is None else pi0
     return integrate_flow(
         lambda p: gvpo_expected_update(p, ref, rewards, beta, pi_s, group_size),

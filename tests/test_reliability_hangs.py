@@ -37,3 +37,17 @@ def test_direct_kl_at_large_group_returns_and_explains(pi_ref, rewards, beta, ep
         sd = math.sqrt(p @ (r - p @ r) ** 2)
         target = np.asarray(pi_ref) * np.exp((r - p @ r) / (sd + eps) / beta)
         np.testing.assert_allclose(p, target / target.sum(), rtol=1e-8)
+
+
+@pytest.mark.parametrize("beta", [1e3, 1e4, 1e6])
+def test_gvpo_flow_settles_at_large_beta(beta: float) -> None:
+    """The GVPO update's rounding grows like β²: an absolute stop rule stalled at β = 1e4.
+    The flow must settle, at π* ∝ π_ref·exp(r/β) computed here in closed form."""
+    from gvpo_theory.dynamics import gvpo_flow
+
+    start = time.perf_counter()
+    res = gvpo_flow([0.3, 0.7], [1.0, 0.0], beta, None, 8)
+    assert time.perf_counter() - start < GUARD_S
+    assert res.settled
+    target = np.array([0.3 * math.exp(1.0 / beta), 0.7])
+    np.testing.assert_allclose(res.policy, target / target.sum(), rtol=0, atol=1e-10)
