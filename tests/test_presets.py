@@ -416,6 +416,11 @@ def test_cli_solve_without_beta_or_preset_says_what_is_missing(capsys):
     assert code == 2 and "--beta is required" in err
 
 
+# The page's "as configured" column solves verl-kl-in-reward at kl_coef 0.001, where π*'s
+# losing mass underflows to 0 and frameworks.stationary_point's residual meets 0·inf (a
+# RuntimeWarning; the row then reads "not verified"). This test checks only that the page
+# is current, so that warning is not an error here.
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_atlas_page_is_current():
     spec = importlib.util.spec_from_file_location("render_atlas", ROOT / "docs" / "render_atlas.py")
     module = importlib.util.module_from_spec(spec)
