@@ -280,3 +280,19 @@ def test_warm_start_gives_the_same_root():
         w2, _, ok2 = solve_levels(q, st, 0.4, obj)
         assert ok1 and ok2
         np.testing.assert_allclose(w1, w2, rtol=0, atol=1e-12)
+
+
+def test_large_group_binary_uses_the_window_and_matches_the_full_sum():
+    from scipy.stats import binom
+
+    g, p = 50_000, 0.3
+    a = gt.level_advantages([1 - p, p], [0.0, 2.0], g, eps=1e-3)
+    k = np.arange(g, dtype=float)
+    pmf = binom.pmf(k, g - 1, p)  # every one of the G terms
+    def std(t):  # the population std of rewards {0, 2} with t twos among G, plus eps
+        return 2 * np.sqrt(np.maximum(t, 1) * np.maximum(g - t, 1)) / g + 1e-3
+
+    t1, t0 = k + 1.0, k  # twos in the group when the member scores 2 / 0
+    a1 = np.sum(pmf * np.where(t1 < g, 2 * (1 - t1 / g) / std(t1), 0))
+    a0 = np.sum(pmf * np.where(t0 > 0, -2 * (t0 / g) / std(t0), 0))
+    np.testing.assert_allclose(a, [a0, a1], rtol=1e-12, atol=0)
