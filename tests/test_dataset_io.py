@@ -150,3 +150,23 @@ def test_cli_single_sample_prompt(tmp_path, capsys):
     assert "prompt 'b'" in capsys.readouterr().err
     assert main(["dataset", "--rollouts", str(path), "--beta", "0.1", "--group-size", "4",
                  "--min-samples", "1"]) == 0
+
+
+def test_cli_framework_settings(tmp_path, capsys):
+    import gvpo_theory as gt
+
+    path = write(tmp_path, "r.csv", "pass_rate\n0.1\n0.5\n0.9\n")
+    base = ["dataset", "--pass-rates", str(path), "--json", "--summary-only"]
+    assert main([*base, "--trl", "beta=0.04,num_generations=4"]) == 0
+    got = json.loads(capsys.readouterr().out)["summary"]
+    ds = read_pass_rates_csv(path)
+    want = predict(ds, 0.04, gt.objective("grpo-sample", 4, eps=1e-4)).summary
+    assert got["mean_accuracy"] == want["mean_accuracy"]
+    assert main([*base, "--trl", "beta=0.04,num_generations=4,scale_rewards=batch"]) == 0
+    got = json.loads(capsys.readouterr().out)["summary"]
+    want = predict(ds, 0.04, gt.objective("grpo-sample", 4), normalisation="batch-trl").summary
+    assert got["normalisation"] == "batch-trl" and got["batch_std"] == want["batch_std"]
+    assert main([*base, "--trl", "num_generations=4"]) == 2
+    assert "no KL coefficient reaches the policy" in capsys.readouterr().err
+    assert main([*base, "--trl", "beta=0.1", "--preset", "trl-default"]) == 2
+    assert "one framework setting" in capsys.readouterr().err

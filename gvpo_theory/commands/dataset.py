@@ -27,7 +27,7 @@ from ..dataset import (
     read_pass_rates_csv,
     read_rollouts_jsonl,
 )
-from . import dumps_json
+from . import _preset_args, dumps_json
 from .solve import parse_floats, parse_group_size
 
 #: Inputs above this many bytes (or predictions above this many prompts) get a progress bar.
@@ -82,8 +82,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--objective", default="grpo-sample", choices=METHOD_NAMES,
                    help="objective (default grpo-sample: GRPO as TRL/verl compute the std); "
                    "gvpo: the KL optimum pi*")
-    p.add_argument("--beta", required=True, type=float, help="regularisation strength beta > 0")
-    p.add_argument("--group-size", required=True, type=str, help="G >= 2 or 'inf'")
+    p.add_argument("--beta", type=float, default=None,
+                   help="regularisation strength beta > 0 (required unless a framework setting gives it)")
+    p.add_argument("--group-size", type=str, default=None,
+                   help="G >= 2 or 'inf' (required unless a framework setting gives it)")
     p.add_argument("--eps", type=float, default=None, help="added to the group std (objectives with a std)")
     p.add_argument("--normalisation", default="group", choices=NORMALISATIONS,
                    help="group: the objective's own group std; batch-trl / batch-reinforce++: one "
@@ -98,18 +100,54 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--summary-only", action="store_true", help="with --json: leave out the per-prompt table")
     p.add_argument("--csv", type=Path, metavar="OUT", help="write the per-prompt table to this CSV file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _preset_args.add_arguments(p)
     p.set_defaults(run=run)
 
 
-def _method(args: argparse.Namespace) -> object:
+def _batch_trl(args: argparse.Namespace) -> bool:
+    """``--trl ...,scale_rewards=batch``: rewritten to the per-group setting, with the batch
+    std solved by the dataset's coupled fixed point instead (True when that happened)."""
+    batch = False
+    settings = []
+    for dest, text in getattr(args, "framework_settings", None) or []:
+        if dest == "trl":
+            pairs = _preset_args.parse_pairs(text, "--trl")
+            if pairs.get("scale_rewards") == "batch":
+                pairs["scale_rewards"], batch = "group", True
+                text = ",".join(f"{k}={v!r}" for k, v in pairs.items())
+        settings.append((dest, text))
+    args.framework_settings = settings
+    return batch
+
+
+def _method(args: argparse.Namespace) -> tuple[object, object, float, str]:
+    """(method, group_size or None, beta, normalisation) from the flags or a framework setting."""
     from ..objective import objective
 
+    if _preset_args.given(args):
+        batch = _batch_trl(args)
+        settings = _preset_args.resolve(args)
+        if len(settings) != 1:
+            raise ValueError(f"dataset takes one framework setting; got {len(settings)}")
+        preset = settings[0]
+        if args.objective != "grpo-sample" or args.eps is not None:
+            raise ValueError("--objective and --eps do not combine with a framework setting (it fixes them)")
+        if preset.beta_key is None or preset.engine_beta <= 0:
+            raise ValueError(f"{preset.name}: no KL coefficient reaches the policy (beta = {preset.beta:g}), "
+                             "so there is no regularised fixed point to predict; give --beta > 0")
+        if batch and args.normalisation != "group":
+            raise ValueError("scale_rewards=batch already sets the normalisation; drop --normalisation")
+        return preset.objective, None, preset.engine_beta, "batch-trl" if batch else args.normalisation
+    missing = [f for f, v in (("--beta", args.beta), ("--group-size", args.group_size)) if v is None]
+    if missing:
+        raise ValueError(f"{' and '.join(missing)} required "
+                         "(or give --preset, --trl, --verl or --verl-config)")
     g = parse_group_size(args.group_size)
     if args.eps is None:
-        return args.objective, g
+        return args.objective, g, args.beta, args.normalisation
     if args.objective == "gvpo":
         raise ValueError("--eps applies to GRPO-family objectives, not gvpo")
-    return objective(args.objective, g, eps=args.eps), None
+    return objective(args.objective, g, eps=args.eps), None, args.beta, args.normalisation
 
 
 def _ks(text: str) -> tuple[int, ...]:
@@ -172,7 +210,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    method, g = _method(args)
+    method, g, beta, normalisation = _method(args)
     ks = _ks(args.ks)
     if args.summary_only and not args.json:
         raise ValueError("--summary-only goes with --json")
@@ -188,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
                                  interval=args.interval, progress=bar)
     bar.done()
     solving = Progress("solving", ds.size > PROGRESS_PROMPTS and not args.quiet)
-    pred = predict(ds, args.beta, method, g, normalisation=args.normalisation, ks=ks, progress=solving)
+    pred = predict(ds, beta, method, g, normalisation=normalisation, ks=ks, progress=solving)
     solving.done()
     rows = pred.rows() if (args.csv is not None or (args.json and not args.summary_only)) else []
     if args.csv is not None:
