@@ -37,6 +37,7 @@ from .affine_solver import affine_covers, large_group_start, solve_affine
 from .binary_solver import solve_binary, solve_binary_scalar
 from .fast_paths import solve_single_binary
 from .level_solver import solve_levels
+from .limits import FlowLimit, check_start, flow_limit
 from .objective import Objective, as_objective
 from .penalties import Penalty
 from .preference import MAX_TERMS, n_terms, profile_preferences
@@ -49,6 +50,7 @@ from .problem import (
     check_distribution,
     check_positive_int,
     check_tolerance,
+    reward_structure,
     split_rewards,
 )
 
@@ -78,17 +80,25 @@ class StationaryResult:
             relative to 1, it cannot be resolved in double precision).
         min_denominator: min over the support of 1 − P_G(o|π)/β (must be > 0 for the
             reverse-KL fixed point; reported as 1 for direct KL, where it plays no role).
-        converged: the solver bracketed/converged, residual <= ``tol`` and
-            min_denominator > 0, shape (...). False also flags problems with no
-            interior stationary point (direct KL with G = ∞ and small β, where GRPO
-            drifts to a deterministic policy).
+        converged: an interior stationary point holds: the solver bracketed/converged,
+            residual <= ``tol`` and min_denominator > 0, shape (...). False for a
+            boundary limit (``kind == "boundary"``: no interior stationary point is reached).
         iterations: solver iterations (bisection steps or Newton steps), shape (...).
         method: which solver ran.
         message: why the solve did or did not converge, in one sentence.
         objective: the :class:`~gvpo_theory.objective.Objective` that was solved.
+        kind: ``"interior"`` (a stationary point with every reachable output kept) or
+            ``"boundary"`` (the expected flow empties some outputs: ``policy`` is its limit,
+            docs/theory.md §6), a string, or an array of them for a batch.
+        limit: the :class:`~gvpo_theory.limits.FlowLimit` of a problem answered by the
+            flow (β = 0, a start ``pi0``, or no interior point reached), with its
+            description, decay exponents and (β = 0) the exact within-level law; None for
+            problems the stationary solver answered. An object array for a batch.
 
     For a single problem the per-problem fields (residual, converged, iterations, ...)
-    are NumPy scalars; for a batch, arrays of the batch shape.
+    are NumPy scalars; for a batch, arrays of the batch shape. At a boundary limit
+    ``residual`` is max_o |F_o| of the expected update and ``log_residual`` and
+    ``min_denominator`` are NaN (not defined there); at β = 0 ``residual`` is max_o |F_o|.
     """
 
     policy: NDArray[np.float64]
@@ -103,6 +113,8 @@ class StationaryResult:
     method: str
     message: str
     objective: Objective
+    kind: str | NDArray[np.str_] = "interior"
+    limit: FlowLimit | NDArray[np.object_] | None = None
 
 
 # --------------------------------------------------------------------------- policy
@@ -185,13 +197,21 @@ def grpo_stationary_policy(
     *,
     tol: float = FIXED_POINT_TOL,
     max_terms: int = MAX_TERMS,
+    pi0: ArrayLike | None = None,
 ) -> StationaryResult:
-    """The GRPO stationary policy for π_ref, rewards, β and the objective (docs/theory.md §3).
+    """Where GRPO's expected dynamics settle for π_ref, rewards, β and the objective (docs/theory.md §3, §6).
+
+    No placeholder is ever returned: each problem gets the interior stationary point the
+    solvers find (``kind="interior"``), or, where none is reached from the start, the
+    boundary limit of the expected flow (``kind="boundary"``: which outputs vanish and the
+    stationary point of the survivors, :func:`~gvpo_theory.limits.flow_limit`).
 
     Args:
         pi_ref: reference policy π_ref, shape (..., K).
         rewards: r(o), shape (K,) or (..., K), or a RewardDistribution (docs/theory.md §4b).
-        beta: β > 0; broadcasts against the batch axes of ``pi_ref``.
+        beta: β >= 0; broadcasts against the batch axes of ``pi_ref``. β = 0 (no KL term,
+            the default of TRL and verl) is answered by the exact limit of the flow:
+            the best reward level, and inside it the outputs with the largest start mass.
         group_size: G >= 2 or ``math.inf``; or an :class:`~gvpo_theory.objective.Objective`
             (``gt.objective("rloo", 8)``), which then fixes std, penalty and eps too.
         std: ``"population"`` (the paper's eq. (2), default), ``"sample"`` (torch.std, as in
@@ -200,6 +220,9 @@ def grpo_stationary_policy(
             which the paper shows acts as a reverse KL; ``"direct_kl"`` — KL(π ‖ π_ref).
         eps: added to the group std (default 0).
         tol: the fixed-point tolerance behind ``converged``.
+        pi0: the start of the expected flow (default π_ref), shape (..., K), with π_ref's
+            support; given, every problem is answered by the flow from it (so a start
+            inside another basin reaches that basin's stationary point or limit).
 
     Returns:
         :class:`StationaryResult`. Checks (tested): ``std="none"`` with
@@ -210,7 +233,7 @@ def grpo_stationary_policy(
     tol = check_tolerance(tol, "tol")
     max_terms = check_positive_int(max_terms, "max_terms")
     p = check_distribution(pi_ref, "pi_ref")
-    b = check_beta(beta)
+    b = check_beta(beta, allow_zero=True)
     try:
         batch = np.broadcast_shapes(p.shape[:-1], b.shape)
     except ValueError as exc:
@@ -221,7 +244,13 @@ def grpo_stationary_policy(
     p = np.broadcast_to(p, (*batch, p.shape[-1]))
     b = np.broadcast_to(b, batch).astype(np.float64)
     shared, per_problem = split_rewards(rewards, batch, p.shape[-1])
-    return _solve(p, rewards, b, obj, shared, per_problem, tol, max_terms)
+    start = None if pi0 is None else np.broadcast_to(check_start(pi0, p), p.shape)
+    if start is None and np.all(b > 0):
+        res = _solve(p, rewards, b, obj, shared, per_problem, tol, max_terms)
+        if np.all(res.converged):
+            return res
+        return _with_limits(res, p, rewards, b, obj, shared, None, tol, max_terms)
+    return _with_limits(None, p, rewards, b, obj, shared, start, tol, max_terms)
 
 
 def _solve(
@@ -283,6 +312,7 @@ def _result(
         message=_message(np.atleast_1d(converged), np.atleast_1d(solver_ok),
                          np.atleast_1d(residual), np.atleast_1d(min_den), tol, obj),
         objective=obj,
+        kind=_scalar(np.full(np.shape(converged), "interior")),
     )
 
 
@@ -377,3 +407,141 @@ def _solve_structure(
         "iterations": iters,
         "method": method,
     }
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def _row_rewards(rewards: Rewards, shared: RewardStructure | None, batch: tuple, k: int, i: int) -> Rewards:
+    """The rewards of flat problem i (the shared ones, or its own row)."""
+    if shared is not None:
+        return rewards
+    if isinstance(rewards, RewardDistribution):
+        probs = np.broadcast_to(rewards.probs, (*batch, k, rewards.levels.size))
+        return RewardDistribution(rewards.levels, probs.reshape(-1, k, rewards.levels.size)[i])
+    return np.broadcast_to(as_float_array(rewards, "rewards"), (*batch, k)).reshape(-1, k)[i]
+
+
+def _limit_row(
+    lim: FlowLimit, ref: NDArray, row_rewards: Rewards, beta: float, obj: Objective, tol: float,
+    max_terms: int,
+) -> dict:
+    """The result fields of one problem answered by the flow (its limit, verified)."""
+    structure = reward_structure(row_rewards, ref.size)
+    pi = lim.policy
+    w = structure.profile_masses(pi)
+    pref_s, level_masses = profile_preferences(w, structure, obj, max_terms=max_terms)
+    if lim.kind == "interior" and beta > 0:
+        residual, log_residual, min_den = fixed_point_violation(
+            pi, ref, structure.profile_masses(ref), pref_s, structure.profile_of,
+            np.asarray(beta), obj.penalty)
+        ok = bool(residual <= tol and min_den > -DENOMINATOR_SLACK)
+    else:
+        residual, log_residual, min_den = np.float64(lim.residual), np.nan, np.nan
+        ok = lim.kind == "interior" and lim.residual <= tol
+    return {"policy": pi, "preference": pref_s[structure.profile_of], "level_masses": level_masses,
+            "levels": structure.levels, "residual": float(residual),
+            "log_residual": float(log_residual), "min_den": float(min_den), "converged": ok,
+            "kind": lim.kind, "limit": lim}
+
+
+def _with_limits(
+    res: StationaryResult | None, p: NDArray, rewards: Rewards, b: NDArray, obj: Objective,
+    shared: RewardStructure | None, start: NDArray | None, tol: float, max_terms: int,
+) -> StationaryResult:
+    """Answer by the expected flow every problem the solvers did not (β = 0, a start π0,
+    no interior stationary point reached): no placeholder policy leaves the front door.
+
+    ``res`` holds the solvers' answers (None: every problem goes to the flow). A problem
+    the solver left unconverged keeps the solver's answer only where the flow also ends in
+    the interior with no smaller fixed-point residual.
+    """
+    batch, k = b.shape, p.shape[-1]
+    flat_p, flat_b = p.reshape(-1, k), b.reshape(-1)
+    n = flat_b.size
+    fields = ("policy", "preference", "residual", "log_residual", "min_den", "converged")
+    if res is None:
+        rows: list = [None] * n
+        kinds, limits = np.full(n, "interior", dtype=object), np.full(n, None, dtype=object)
+        todo, iters, method = range(n), np.zeros(n, dtype=np.int64), "expected flow"
+    else:
+        rows = [None] * n
+        kinds, limits = np.full(n, "interior", dtype=object), np.full(n, None, dtype=object)
+        todo = np.nonzero(~np.asarray(res.converged).reshape(-1))[0]
+        iters, method = np.asarray(res.iterations).reshape(-1).copy(), res.method + " + expected flow"
+    for i in todo:
+        row_r = _row_rewards(rewards, shared, batch, k, int(i))
+        pi0 = None if start is None else start.reshape(-1, k)[i]
+        lim = flow_limit(flat_p[i], row_r, float(flat_b[i]), obj, pi0=pi0, tol=tol)
+        row = _limit_row(lim, flat_p[i], row_r, float(flat_b[i]), obj, tol, max_terms)
+        if res is not None and lim.kind == "interior" and not (
+                row["residual"] < float(np.asarray(res.residual).reshape(-1)[i])):
+            continue
+        rows[i], kinds[i], limits[i] = row, lim.kind, lim
+    if res is None:
+        base = {key: [rows[i][key] for i in range(n)] for key in (*fields, "level_masses", "levels")}
+    else:
+        base = {
+            "policy": list(res.policy.reshape(-1, k)), "preference": list(res.preference.reshape(-1, k)),
+            "residual": list(np.asarray(res.residual).reshape(-1)),
+            "log_residual": list(np.asarray(res.log_residual).reshape(-1)),
+            "min_den": list(np.asarray(res.min_denominator).reshape(-1)),
+            "converged": list(np.asarray(res.converged).reshape(-1)),
+            "level_masses": (list(res.level_masses) if isinstance(res.level_masses, tuple)
+                             else list(np.asarray(res.level_masses).reshape(n, -1))),
+            "levels": (list(res.levels) if isinstance(res.levels, tuple) else [res.levels] * n),
+        }
+        for i in range(n):
+            if rows[i] is not None:
+                for key in base:
+                    base[key][i] = rows[i][key]
+    same_levels = all(np.array_equal(lv, base["levels"][0]) for lv in base["levels"])
+    if same_levels:
+        levels: NDArray | tuple = np.asarray(base["levels"][0])
+        level_masses: NDArray | tuple = np.asarray(base["level_masses"]).reshape(*batch, -1)
+    else:
+        levels, level_masses = tuple(base["levels"]), tuple(base["level_masses"])
+
+    def arr(key: str, dtype: type = np.float64) -> NDArray:
+        return _scalar(np.asarray(base[key], dtype=dtype).reshape(batch))
+
+    converged = arr("converged", bool)
+    boundary = np.asarray([kd == "boundary" for kd in kinds])
+    return StationaryResult(
+        policy=np.asarray(base["policy"]).reshape(p.shape),
+        level_masses=level_masses,
+        levels=levels,
+        preference=np.asarray(base["preference"]).reshape(p.shape),
+        residual=arr("residual"),
+        log_residual=arr("log_residual"),
+        min_denominator=arr("min_den"),
+        converged=converged,
+        iterations=_scalar(iters.reshape(batch)),
+        method=method,
+        message=_limit_message(res, rows, boundary, np.atleast_1d(converged).reshape(-1), tol),
+        objective=obj,
+        kind=_scalar(np.asarray(kinds.astype(str)).reshape(batch)),
+        limit=limits.reshape(batch)[()] if not batch else limits.reshape(batch),
+    )
+
+
+def _limit_message(
+    res: StationaryResult | None, rows: list, boundary: NDArray, converged: NDArray, tol: float
+) -> str:
+    """One sentence: the limit's own message for one problem, counts for a batch."""
+    n = boundary.size
+    if n == 1:
+        if rows[0] is not None:
+            return rows[0]["limit"].message
+        return res.message if res is not None else ""
+    parts = []
+    if np.any(converged):
+        parts.append(f"{int(converged.sum())} of {n} problems converged to an interior stationary "
+                     f"point (tol {tol:.0e})")
+    if np.any(boundary):
+        parts.append(f"{int(boundary.sum())} end at a boundary limit of the expected flow (no "
+                     "interior stationary point is reached; see .limit)")
+    other = ~converged & ~boundary
+    if np.any(other):
+        parts.append(f"{int(other.sum())} not converged")
+    return "; ".join(parts)
