@@ -21,8 +21,9 @@ SUBCOMMANDS: tuple[str, ...] = ("solve", "dataset", "derive", "verify", "figures
 #: What each exit status means (printed by ``--help`` and listed in the README).
 EXIT_CODES: tuple[tuple[int, str], ...] = (
     (0, "success"),
-    (1, "the command ran but its answer is not verified: `solve` found no converged GRPO "
-        "stationary point, or a `verify` run missed its tolerance (the output is still printed)"),
+    (1, "the command ran but its answer is not verified: `solve` found neither a converged GRPO "
+        "stationary point nor a verified boundary limit (a limit, e.g. at beta = 0, exits 0), "
+        "or a `verify` run missed its tolerance (the output is still printed)"),
     (2, "bad input or an environment problem: an invalid argument, an unwritable output path, "
         "a missing optional dependency, no display for `explore`"),
     (130, "interrupted (Ctrl-C)"),

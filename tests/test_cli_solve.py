@@ -62,7 +62,9 @@ def test_solve_bernoulli_rewards_use_expected_reward_for_pi_star(
     ("argv", "needle"),
     [
         (["--pi-ref", "0.3,0.6", "--rewards", "1,0", "--beta", "1", "--group-size", "8"], "pi_ref"),
-        (["--pi-ref", "0.3,0.7", "--rewards", "1,0", "--beta", "0", "--group-size", "8"], "beta"),
+        (["--pi-ref", "0.3,0.7", "--rewards", "1,0", "--beta", "-0.5", "--group-size", "8"], "beta"),
+        (["--pi-ref", "0.3,0.7", "--rewards", "1,0", "--beta", "1", "--group-size", "8", "--pi0",
+          "1,0"], "pi0"),
         (["--pi-ref", "0.3,0.7", "--rewards", "1,0", "--beta", "1", "--group-size", "1"],
          "group_size"),
         (["--pi-ref", "0.3,0.7", "--rewards", "1,0,2", "--beta", "1", "--group-size", "4"],
@@ -91,4 +93,53 @@ def test_console_entry_point_runs_as_module() -> None:
         capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "error: beta must be > 0"
+    assert proc.stderr.strip() == "error: beta must be >= 0"
+
+
+# ------------------------------------------------------------- boundary limits, beta = 0
+
+
+def test_direct_kl_at_large_group_prints_the_boundary_limit_and_exits_0(capsys) -> None:
+    """The issue's example: no interior stationary point; the limit is printed, exit 0."""
+    code, out, _ = run_cli(capsys, "solve", "--pi-ref", "0.3,0.7", "--rewards", "1,0", "--beta",
+                           "0.5", "--group-size", "inf", "--penalty", "direct_kl")
+    assert code == 0
+    assert "GRPO limit" in out and "0.5000000000" not in out
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("0 ", "1 "))]
+    assert [float(r[4]) for r in rows] == [1.0, 0.0]
+    why = [line for line in out.splitlines() if line.startswith("GRPO: ")]
+    assert len(why) == 1 and "no interior stationary point" in why[0] and "boundary" in why[0]
+    code, out, _ = run_cli(capsys, "solve", "--pi-ref", "0.3,0.7", "--rewards", "1,0", "--beta",
+                           "0.5", "--group-size", "inf", "--penalty", "direct_kl", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["kind"] == "boundary" and data["verified"] is True
+    assert data["grpo_stationary"] == [1.0, 0.0] and data["vanished"] == [False, True]
+    assert data["converged"] is False  # no interior stationary point
+
+
+def test_beta_zero_prints_the_exact_limit(capsys) -> None:
+    code, out, _ = run_cli(capsys, "solve", "--pi-ref", "0.2,0.15,0.05,0.3,0.3", "--rewards",
+                           "1,1,1,0,0", "--beta", "0", "--group-size", "8", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["kind"] == "boundary"
+    assert data["grpo_stationary"] == [1.0, 0.0, 0.0, 0.0, 0.0]
+    # π* at β → 0: π_ref restricted to the best level
+    np.testing.assert_allclose(data["kl_optimal"], [0.5, 0.375, 0.125, 0.0, 0.0], atol=1e-15)
+    assert "β = 0" in data["message"]
+
+
+def test_start_pi0_reaches_the_other_basin(capsys) -> None:
+    """Direct KL, G = ∞, π_ref(a) = 0.3, β = 2: from π(a) = 0.999999 the flow runs to π(a) = 1."""
+    code, out, _ = run_cli(capsys, "solve", "--pi-ref", "0.3,0.7", "--rewards", "1,0", "--beta",
+                           "2", "--group-size", "inf", "--penalty", "direct_kl", "--pi0",
+                           "0.999999,0.000001", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["kind"] == "boundary" and data["grpo_stationary"] == [1.0, 0.0]
+
+
+def test_help_documents_the_exit_statuses(capsys) -> None:
+    with pytest.raises(SystemExit):
+        run_cli(capsys, "solve", "--help")
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exit status:" in text and "boundary limit" in text
+    assert "Exits 0 when the answer is verified" in text
