@@ -23,6 +23,8 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                               "gvpo_flow", "integrate_flow", "expected_gradient_ascent")),
     ("gvpo_theory.binary", ("stationary_g2", "stationary_ginf", "stationary", "logarithmic_pooling",
                             "confidence_margin", "stationary_margin", "lower_bound")),
+    ("gvpo_theory.dataset", ("Dataset", "predict", "Prediction", "solve_batch_std", "BatchStdSolution",
+                             "read_pass_rates_csv", "read_rollouts_jsonl", "pass_rate_interval")),
     ("gvpo_theory.torch.bandits", ("make_bandits", "Bandits")),
     ("gvpo_theory.torch.samplers", ("sample_categorical", "make_sampler", "OnPolicySampler",
                                     "FixedSampler", "MixtureSampler", "ReplaySampler", "SupportWarning")),

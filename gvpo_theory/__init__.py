@@ -8,13 +8,16 @@ Public API (numpy in, numpy out):
 * :func:`preference_model` — GRPO's reward preference model P_G(o | π).
 * :func:`grpo_stationary_policy` — GRPO's stationary policy, solved in level space.
 * :mod:`gvpo_theory.binary` — closed forms for binary questions.
+* :mod:`gvpo_theory.dataset` — many prompts at once: predicted accuracy, pass@k, KL and
+  effective regularisation per prompt and over a training set, from arrays, a CSV of pass
+  rates or a JSONL rollout log; batch-level normalisation as a coupled fixed point.
 * :mod:`gvpo_theory.dynamics` — exact expected GRPO / GVPO updates and their flows.
 * :mod:`gvpo_theory.symbolic` — sympy derivations of the stationarity conditions and closed forms.
 * :mod:`gvpo_theory.torch` — batched tabular bandits trained with GVPO / GRPO (needs torch;
   imported only on request, the engine never imports it).
 """
 
-from . import binary
+from . import binary, dataset
 from .objective import OBJECTIVES, Advantage, Objective, as_objective, objective
 from .penalties import PENALTIES
 from .pooling import kl_divergence, kl_optimal_log_policy, kl_optimal_policy
@@ -40,6 +43,7 @@ __all__ = [
     "__version__",
     "as_objective",
     "binary",
+    "dataset",
     "grpo_stationary_policy",
     "kl_divergence",
     "kl_optimal_log_policy",
