@@ -18,7 +18,7 @@ is the prompts' fixed points at s(σ) together with σ² = V(π(σ)). It is solv
 of f(log σ) = log V(π(σ)) − 2·log σ with Brent's method, every prompt re-solved (vectorised)
 at each evaluation.
 
-Convergence (docs/theory.md, dataset section): for two reward levels and the k3 penalty,
+Convergence (docs/theory.md §6): for two reward levels and the k3 penalty,
 each prompt's e_i = 1 − q_{i,1} satisfies z = e(1 − e)/(1 − p − e) with z ∝ s, so e_i/σ
 and (1 − e_i)/σ both decrease in σ; V/σ² is a sum of such products, so f is strictly
 decreasing from +∞ to f(range/2) ≤ 0: exactly one root, which the bracketed solve finds.

@@ -12,7 +12,7 @@ estimate p̂ = k/n. Two intervals for p_ref at confidence 1 − α, both vectori
   (p̂ + z²/(2n) ± z·√(p̂(1 − p̂)/n + z²/(4n²))) / (1 + z²/n).
 
 Both contain p̂ and stay inside [0, 1]. Since every objective's map p_ref → π(a) is
-increasing (docs/theory.md, dataset section), an interval on p_ref maps endpoint by endpoint
+increasing (docs/theory.md §6), an interval on p_ref maps endpoint by endpoint
 to an interval on the prediction.
 """
 

@@ -3,7 +3,7 @@
 For a :class:`~gvpo_theory.dataset.Dataset`, an objective and β, :func:`predict` solves every
 prompt (:mod:`.solve`; with ``normalisation="batch-trl"`` or ``"batch-reinforce++"`` the
 coupled batch-std system of :mod:`.batch_norm`) and reports per prompt and over the dataset
-(docs/theory.md, dataset section):
+(docs/theory.md §6):
 
 * accuracy π(a) — the mass of the best reward level — and its confidence interval, the
   pass-rate interval mapped endpoint by endpoint (the map p_ref → π(a) is increasing);
