@@ -33,6 +33,8 @@ figures: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m analyses.make_all
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_targets.py
+	$(BIN)/python benchmarks/bench_kernels.py
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_torch.py
 

@@ -61,6 +61,7 @@ _SCALES = ("population", "sample", "none")
 _BASELINES = ("mean", "leave_one_out")
 _NS_PER_UPDATE = 2.5  # measured order of magnitude for the estimate in the refusal message
 _BATCH_CELLS = 8_000_000  # cells of one DP array (batch × table) processed at once
+_MIN_ENUMERATION_WORK = 20_000  # terms × L below which enumeration is always kept
 
 
 class Lattice(NamedTuple):
@@ -464,13 +465,15 @@ def cheaper_lattice(
     Cost model (benchmarks/bench_kernels.py): a DP cell update ~2.5 ns, an enumerated count
     vector ~2.5 ns per level, so the DP is taken when its ``updates`` are fewer than
     terms × L and within ``max_updates``; None otherwise (or when the levels are not on a
-    lattice with span <= MAX_SPAN).
+    lattice with span <= MAX_SPAN). Enumerations below _MIN_ENUMERATION_WORK (terms × L)
+    stay: they cost microseconds, where the DP's per-call overhead is ~0.1 ms.
     """
     plan = _plan(tuple(levels.tolist()), int(g))
     if plan is None:
         return None
     lat, cost = plan
-    if cost.updates > max_updates or cost.updates >= enumeration_terms * levels.size:
+    work = enumeration_terms * levels.size
+    if work < _MIN_ENUMERATION_WORK or cost.updates > max_updates or cost.updates >= work:
         return None
     return lat
 
