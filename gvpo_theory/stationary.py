@@ -245,12 +245,13 @@ def grpo_stationary_policy(
     b = np.broadcast_to(b, batch).astype(np.float64)
     shared, per_problem = split_rewards(rewards, batch, p.shape[-1])
     start = None if pi0 is None else np.broadcast_to(check_start(pi0, p), p.shape)
-    if start is None and np.all(b > 0):
-        res = _solve(p, rewards, b, obj, shared, per_problem, tol, max_terms)
-        if np.all(res.converged):
-            return res
-        return _with_limits(res, p, rewards, b, obj, shared, None, tol, max_terms)
-    return _with_limits(None, p, rewards, b, obj, shared, start, tol, max_terms)
+    if start is not None:
+        return _with_limits(None, p, rewards, b, obj, shared, start, tol, max_terms)
+    zero = b == 0  # β = 0: answered by the flow's exact limit (the solvers get a stand-in β)
+    res = _solve(p, rewards, np.where(zero, 1.0, b), obj, shared, per_problem, tol, max_terms)
+    if np.all(res.converged) and not np.any(zero):
+        return res
+    return _with_limits(res, p, rewards, b, obj, shared, None, tol, max_terms, zero)
 
 
 def _solve(
@@ -448,13 +449,15 @@ def _limit_row(
 def _with_limits(
     res: StationaryResult | None, p: NDArray, rewards: Rewards, b: NDArray, obj: Objective,
     shared: RewardStructure | None, start: NDArray | None, tol: float, max_terms: int,
+    force: NDArray[np.bool_] | None = None,
 ) -> StationaryResult:
     """Answer by the expected flow every problem the solvers did not (β = 0, a start π0,
     no interior stationary point reached): no placeholder policy leaves the front door.
 
-    ``res`` holds the solvers' answers (None: every problem goes to the flow). A problem
-    the solver left unconverged keeps the solver's answer only where the flow also ends in
-    the interior with no smaller fixed-point residual.
+    ``res`` holds the solvers' answers (None: every problem goes to the flow); ``force``
+    marks problems that go to the flow whatever the solver said (β = 0). A problem the
+    solver left unconverged keeps the solver's answer only where the flow also ends in the
+    interior with no smaller fixed-point residual.
     """
     batch, k = b.shape, p.shape[-1]
     flat_p, flat_b = p.reshape(-1, k), b.reshape(-1)
@@ -467,14 +470,15 @@ def _with_limits(
     else:
         rows = [None] * n
         kinds, limits = np.full(n, "interior", dtype=object), np.full(n, None, dtype=object)
-        todo = np.nonzero(~np.asarray(res.converged).reshape(-1))[0]
+        forced = np.zeros(n, dtype=bool) if force is None else np.asarray(force).reshape(-1)
+        todo = np.nonzero(~np.asarray(res.converged).reshape(-1) | forced)[0]
         iters, method = np.asarray(res.iterations).reshape(-1).copy(), res.method + " + expected flow"
     for i in todo:
         row_r = _row_rewards(rewards, shared, batch, k, int(i))
         pi0 = None if start is None else start.reshape(-1, k)[i]
         lim = flow_limit(flat_p[i], row_r, float(flat_b[i]), obj, pi0=pi0, tol=tol)
         row = _limit_row(lim, flat_p[i], row_r, float(flat_b[i]), obj, tol, max_terms)
-        if res is not None and lim.kind == "interior" and not (
+        if res is not None and not forced[i] and lim.kind == "interior" and not (
                 row["residual"] < float(np.asarray(res.residual).reshape(-1)[i])):
             continue
         rows[i], kinds[i], limits[i] = row, lim.kind, lim
