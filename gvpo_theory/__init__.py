@@ -7,6 +7,8 @@ Public API (numpy in, numpy out):
 * :func:`kl_optimal_policy` — π* ∝ π_ref·exp(r/β), the RLHF and GVPO optimum.
 * :func:`preference_model` — GRPO's reward preference model P_G(o | π).
 * :func:`grpo_stationary_policy` — GRPO's stationary policy, solved in level space.
+* :func:`flow_limit`, :func:`beta_zero_limit`, :func:`within_level_distribution` — where the
+  expected dynamics go when no interior stationary point is reached: boundary limits, β = 0.
 * :mod:`gvpo_theory.binary` — closed forms for binary questions.
 * :mod:`gvpo_theory.dataset` — many prompts at once: predicted accuracy, pass@k, KL and
   effective regularisation per prompt and over a training set, from arrays, a CSV of pass
@@ -18,6 +20,7 @@ Public API (numpy in, numpy out):
 """
 
 from . import binary, dataset
+from .limits import BetaZeroLimit, FlowLimit, beta_zero_limit, flow_limit, within_level_distribution
 from .objective import OBJECTIVES, Advantage, Objective, as_objective, objective
 from .penalties import PENALTIES
 from .pooling import kl_divergence, kl_optimal_log_policy, kl_optimal_policy
@@ -36,14 +39,18 @@ __all__ = [
     "OBJECTIVES",
     "PENALTIES",
     "Advantage",
+    "BetaZeroLimit",
+    "FlowLimit",
     "Objective",
     "PreferenceEstimate",
     "RewardDistribution",
     "StationaryResult",
     "__version__",
     "as_objective",
+    "beta_zero_limit",
     "binary",
     "dataset",
+    "flow_limit",
     "grpo_stationary_policy",
     "kl_divergence",
     "kl_optimal_log_policy",
@@ -52,4 +59,5 @@ __all__ = [
     "objective",
     "preference_model",
     "preference_model_mc",
+    "within_level_distribution",
 ]
