@@ -1,4 +1,4 @@
-"""Where the expected GRPO flow goes from a start: interior points and boundary limits (docs/theory.md §6).
+"""Where the expected GRPO flow goes from a start: interior points and boundary limits (docs/theory.md §8).
 
 The expected dynamics are those of :mod:`gvpo_theory.dynamics`: softmax logits z, π = softmax(z),
 
@@ -103,7 +103,7 @@ def _entropy(p: NDArray[np.float64]) -> float:
 
 
 def within_level_distribution(rho0: ArrayLike, clock: ArrayLike) -> NDArray[np.float64]:
-    """ρ at clock τ of the β = 0 flow inside one reward level (docs/theory.md §6).
+    """ρ at clock τ of the β = 0 flow inside one reward level (docs/theory.md §8).
 
     Inside a level every output shares P, so with τ = ∫ π(level)·P_level dt the logits obey
     dz(o)/dτ = ρ(o); then d e^{−z(o)}/dτ = −1/Σ_level e^{z} is the same for every output:
@@ -154,7 +154,7 @@ def within_level_distribution(rho0: ArrayLike, clock: ArrayLike) -> NDArray[np.f
 
 @dataclass(frozen=True)
 class BetaZeroLimit:
-    """The exact β = 0 limit for deterministic rewards, with its approach law (docs/theory.md §6).
+    """The exact β = 0 limit for deterministic rewards, with its approach law (docs/theory.md §8).
 
     Attributes:
         policy: the limit, uniform over ``limit_outputs``, shape (K,).
@@ -214,7 +214,7 @@ def beta_zero_limit(
     std: str | None = None,
     eps: float | None = None,
 ) -> BetaZeroLimit:
-    """The limit of the β = 0 expected flow from π0 for deterministic rewards (docs/theory.md §6).
+    """The limit of the β = 0 expected flow from π0 for deterministic rewards (docs/theory.md §8).
 
     Every GRPO-family advantage gives the best level reached, B, a positive P while other
     levels hold mass, so the losers' masses go to 0; inside B the distribution moves along
@@ -334,7 +334,7 @@ def _log_rates(log_p: NDArray, f: NDArray, cl: _Classes) -> NDArray[np.float64]:
 
 @dataclass(frozen=True)
 class FlowLimit:
-    """Where the expected flow from π0 ends (docs/theory.md §6).
+    """Where the expected flow from π0 ends (docs/theory.md §8).
 
     Attributes:
         policy: the limit policy, shape (K,) (0 on vanished outputs).
@@ -448,7 +448,7 @@ def flow_limit(
     pi0: ArrayLike | None = None,
     tol: float = LIMIT_TOL,
 ) -> FlowLimit:
-    """Where the expected GRPO flow from π0 (default π_ref) ends, interior or boundary (docs/theory.md §6).
+    """Where the expected GRPO flow from π0 (default π_ref) ends, interior or boundary (docs/theory.md §8).
 
     Args:
         pi_ref: reference policy, shape (K,) (one problem).

@@ -89,7 +89,7 @@ class StationaryResult:
         objective: the :class:`~gvpo_theory.objective.Objective` that was solved.
         kind: ``"interior"`` (a stationary point with every reachable output kept) or
             ``"boundary"`` (the expected flow empties some outputs: ``policy`` is its limit,
-            docs/theory.md §6), a string, or an array of them for a batch.
+            docs/theory.md §8), a string, or an array of them for a batch.
         limit: the :class:`~gvpo_theory.limits.FlowLimit` of a problem answered by the
             flow (β = 0, a start ``pi0``, or no interior point reached), with its
             description, decay exponents and (β = 0) the exact within-level law; None for
@@ -199,7 +199,7 @@ def grpo_stationary_policy(
     max_terms: int = MAX_TERMS,
     pi0: ArrayLike | None = None,
 ) -> StationaryResult:
-    """Where GRPO's expected dynamics settle for π_ref, rewards, β and the objective (docs/theory.md §3, §6).
+    """Where GRPO's expected dynamics settle for π_ref, rewards, β and the objective (docs/theory.md §3, §8).
 
     No placeholder is ever returned: each problem gets the interior stationary point the
     solvers find (``kind="interior"``), or, where none is reached from the start, the

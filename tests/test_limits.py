@@ -1,4 +1,4 @@
-"""Boundary limits and β = 0 (gvpo_theory.limits; docs/theory.md §6) against independent integration.
+"""Boundary limits and β = 0 (gvpo_theory.limits; docs/theory.md §8) against independent integration.
 
 The reference flow here is written from its definition, dz(o)/dt = π(o)·P_G(o|π) − β·∇_o,
 with P_G from tests/reference.py (enumeration / closed forms, no gvpo_theory) and the
