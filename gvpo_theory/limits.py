@@ -492,6 +492,52 @@ def flow_limit(
     return _assemble(log_lim, gone, rate_u, cl, b, obj, t_end, start, tol, classified)
 
 
+def flow_path(
+    pi_ref: ArrayLike,
+    rewards: Rewards,
+    beta: float,
+    group_size: float | int | Objective,
+    times: ArrayLike,
+    std: str | None = None,
+    penalty: str | None = None,
+    eps: float | None = None,
+    *,
+    pi0: ArrayLike | None = None,
+) -> NDArray[np.float64]:
+    """The expected flow's policy at the flow times ``times`` from π0 (default π_ref), shape (T, K).
+
+    The same flow as :func:`flow_limit` (β >= 0), integrated over output classes in the log
+    domain and in log time u = log(1 + t) (LSODA, rtol 1e-10), so t up to 1e30 costs what
+    t = 10 does for the power-law approach of β = 0. ``times``: increasing, >= 0.
+    """
+    obj = as_objective(group_size, std, penalty, eps)
+    ref = check_distribution(pi_ref, "pi_ref")
+    if ref.ndim != 1:
+        raise ValueError("flow_path takes one problem: pi_ref must be 1-D (K,)")
+    b = float(check_beta(beta, allow_zero=True))
+    if getattr(obj.penalty, "zero_gradient", False):
+        b = 0.0
+    t = np.asarray(times, dtype=np.float64)
+    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(np.diff(t) <= 0):
+        raise ValueError("times must be a non-empty, increasing 1-D array of finite flow times >= 0")
+    p0 = ref if pi0 is None else check_start(pi0, ref)
+    cl = _classes(p0, ref, _split(rewards, ref.size))
+    u = np.log1p(t)
+
+    def rhs(uu: float, y: NDArray) -> NDArray:
+        return math.exp(uu) * _update(_log_policy(y, cl), cl, b, obj)
+
+    sol = solve_ivp(rhs, (0.0, float(u[-1])), cl.log_start.copy(), method="LSODA", rtol=1e-10,
+                    atol=1e-12, t_eval=u)
+    if sol.status != 0:
+        raise RuntimeError(f"the flow integration failed: {sol.message}")
+    live = cl.member >= 0
+    out = np.zeros((t.size, ref.size))
+    for i, y in enumerate(sol.y.T):
+        out[i, live] = np.exp(_log_policy(y, cl))[cl.member[live]]
+    return out
+
+
 def _mean_reward(structure: RewardStructure) -> NDArray[np.float64]:
     return structure.dist @ structure.levels
 

@@ -313,3 +313,19 @@ def test_bad_input_names_the_argument(kwargs, needle):
 def test_start_with_mass_off_the_reference_support_is_refused():
     with pytest.raises(ValueError, match="pi0 must be 0 wherever pi_ref is 0"):
         flow_limit([0.5, 0.5, 0.0], [1.0, 0.0, 2.0], 1.0, 8, pi0=[0.4, 0.4, 0.2])
+
+
+def test_fig10_data_follow_the_derived_law(tmp_path):
+    """Figure 10's data: within-level shares sum to 1; the losing mass meets c/t (G = 8)."""
+    import csv
+
+    from analyses import fig10_beta_zero as fig10
+
+    fig10.run(fig10.parse_args(["--out", str(tmp_path), "--t-max", "1e10", "--n-t", "7"]))
+    rows = list(csv.DictReader((tmp_path / "fig10_beta_zero.csv").open()))
+    last = rows[-1]
+    shares = [float(last[f"grpo_G8_rho{j}"]) for j in range(1, 5)]
+    assert sum(shares) == pytest.approx(1.0, abs=1e-9)
+    lim = beta_zero_limit(fig10.PI_REF, fig10.REWARDS, 8)
+    expected = np.nansum(lim.loser_coefficient) / float(last["t"])
+    assert float(last["grpo_G8_losing_mass"]) == pytest.approx(expected, rel=1e-6)
