@@ -4,7 +4,11 @@ A binary question (better answer a, worse answer b). The left panel shows, again
 a log axis, the probability of the better answer at GRPO's stationary point (for the
 chosen G, std convention and penalty) and under logarithmic pooling π* ∝ π_ref·exp(E[r]/β)
 (the RLHF and GVPO optimum), with markers at the current β. The right panel shows the
-three policies (π_ref, π*, GRPO) at the current β as bars.
+three policies (π_ref, π*, GRPO) at the current β as bars. Where GRPO's expected dynamics
+reach no interior stationary point (direct KL at G = ∞ with small β), the curve shows the
+boundary limit they run to (dotted) and the bars show that limit, not an empty bar; when
+the current β has more than one interior stationary point, the read-out and the bar title
+say how many (a dense scan of the binary fixed-point function, :func:`interior_stationary_count`).
 
 Controls: β (log-scale slider), π_ref(a), the confidence margin γ, G (with a "G = ∞"
 toggle), the std convention and the penalty. γ = 1 is deterministic rewards (1, 0);
@@ -37,8 +41,10 @@ from numpy.typing import NDArray
 
 from .objective import PENALTY_CHOICES as PENALTIES
 from .objective import STD_CHOICES as STD_MODES
+from .objective import as_objective
 from .plots import BETA_LABEL, LINESTYLE, PALETTE, group_label
 from .pooling import kl_optimal_policy
+from .preference import preference_model
 from .problem import RewardDistribution
 from .stationary import grpo_stationary_policy
 
@@ -91,12 +97,15 @@ class ExplorerData:
 
     Attributes:
         beta_grid: the β grid of the curves (n,).
-        grpo_curve: GRPO's stationary π(a) on the grid, NaN where no stationary point
-            was found (direct KL with unbounded advantages and small β).
+        grpo_curve: GRPO's stationary π(a) on the grid, NaN where no interior stationary
+            point is reached (direct KL with unbounded advantages and small β).
         pooling_curve: π*(a) on the grid.
-        pi_ref, pi_star, grpo: the three policies (2,) at the current β (``grpo`` NaN
-            when unsolved).
-        grpo_converged: whether GRPO's stationary point at the current β was found.
+        pi_ref, pi_star, grpo: the three policies (2,) at the current β; ``grpo`` is where
+            GRPO's expected dynamics settle: the stationary point, or the boundary limit.
+        grpo_converged: whether an interior stationary point at the current β was found.
+        limit_curve: π(a) of the boundary limit on the grid, NaN where the answer is interior.
+        grpo_kind: ``"interior"`` or ``"boundary"`` at the current β.
+        n_interior: the number of interior stationary points at the current β (a dense scan).
     """
 
     beta_grid: NDArray[np.float64]
@@ -106,6 +115,9 @@ class ExplorerData:
     pi_star: NDArray[np.float64]
     grpo: NDArray[np.float64]
     grpo_converged: bool
+    limit_curve: NDArray[np.float64]
+    grpo_kind: str
+    n_interior: int
 
 
 def margin_rewards(margin: float) -> NDArray[np.float64] | RewardDistribution:
@@ -120,6 +132,31 @@ def default_beta_grid(n: int = 61) -> NDArray[np.float64]:
     return np.logspace(math.log10(BETA_MIN), math.log10(BETA_MAX), n)
 
 
+#: Grid of the dense scan for interior stationary points: logit x = log(π(a)/π(b)).
+SCAN_LOGITS = np.linspace(-30.0, 30.0, 6001)
+
+
+def interior_stationary_count(settings: ExplorerSettings) -> int:
+    """How many interior stationary points the binary problem has at ``settings.beta``.
+
+    A stationary point with π(a), π(b) > 0 is a root of the natural rate
+    h(x) = P_G(a|π) − β·∇_a(π)/π(a) of the expected update (F_a = π(a)·h, F_a + F_b = 0),
+    π = (σ(x), σ(−x)); the count is the number of sign changes of h on the logit grid
+    :data:`SCAN_LOGITS` (|x| <= 30, spacing 0.01). A dense scan, not a certificate: two roots
+    closer than the spacing (near a fold) count as none.
+    """
+    obj = as_objective(settings.group_size, settings.std, settings.penalty)
+    rewards = margin_rewards(settings.margin)
+    x = SCAN_LOGITS
+    pi = np.stack([np.exp(-np.logaddexp(0.0, -x)), np.exp(-np.logaddexp(0.0, x))], axis=-1)
+    ref = np.broadcast_to([settings.p_ref, 1.0 - settings.p_ref], pi.shape)
+    pull = obj.penalty.logit_gradient(pi, ref)[:, 0] / pi[:, 0]
+    h = preference_model(pi, rewards, obj)[:, 0] - settings.beta * pull
+    signs = np.sign(h[np.isfinite(h)])
+    signs = signs[signs != 0]
+    return int(np.count_nonzero(signs[1:] != signs[:-1]))
+
+
 def explorer_data(settings: ExplorerSettings, beta_grid: NDArray[np.float64]) -> ExplorerData:
     """Solve GRPO's stationary point and π* on ``beta_grid`` and at ``settings.beta``, in one call."""
     rewards = margin_rewards(settings.margin)
@@ -129,10 +166,15 @@ def explorer_data(settings: ExplorerSettings, beta_grid: NDArray[np.float64]) ->
     res = grpo_stationary_policy(batch, rewards, betas, settings.group_size, std=settings.std,
                                  penalty=settings.penalty)
     grpo = np.where(np.asarray(res.converged)[:, None], res.policy, np.nan)
+    boundary = np.asarray(res.kind) == "boundary"
+    limit = np.where(boundary[:, None], res.policy, np.nan)
     star = kl_optimal_policy(batch, rewards, betas)
     return ExplorerData(
         beta_grid=betas[:-1], grpo_curve=grpo[:-1, 0], pooling_curve=star[:-1, 0], pi_ref=pi_ref,
-        pi_star=star[-1], grpo=grpo[-1], grpo_converged=bool(np.asarray(res.converged)[-1]),
+        pi_star=star[-1], grpo=np.asarray(res.policy)[-1],
+        grpo_converged=bool(np.asarray(res.converged)[-1]), limit_curve=limit[:-1, 0],
+        grpo_kind="boundary" if boundary[-1] else "interior",
+        n_interior=interior_stationary_count(settings),
     )
 
 
@@ -191,6 +233,8 @@ class Explorer:
         ax = self.ax_curve
         self.lines = {
             "grpo": ax.plot([], [], color=PALETTE["grpo"], lw=2.0, label="GRPO stationary point")[0],
+            "limit": ax.plot([], [], color=PALETTE["grpo"], lw=2.0, ls=":",
+                             label="GRPO boundary limit (no interior point reached)")[0],
             "pooling": ax.plot([], [], color=PALETTE["kl_optimal"], ls=LINESTYLE["kl_optimal"], lw=1.8,
                                label="π* (log. pooling; RLHF, GVPO)")[0],
             # clip_on=False: a marker at π = 1 is drawn whole, not cut by the axes' top edge
@@ -303,14 +347,16 @@ class Explorer:
     def _draw(self) -> None:
         s, d = self.settings, self.data
         self.lines["grpo"].set_data(d.beta_grid, d.grpo_curve)
+        self.lines["limit"].set_data(d.beta_grid, d.limit_curve)
         self.lines["pooling"].set_data(d.beta_grid, d.pooling_curve)
         self.lines["grpo_marker"].set_data([s.beta], [d.grpo[0]])
         self.lines["pooling_marker"].set_data([s.beta], [d.pi_star[0]])
         self.lines["beta"].set_xdata([s.beta, s.beta])
         self.lines["p_ref"].set_ydata([s.p_ref, s.p_ref])
-        grpo_a = "none" if math.isnan(d.grpo[0]) else f"{d.grpo[0]:.4f}"
+        grpo_a = f"{d.grpo[0]:.4f}" + (" (limit)" if d.grpo_kind == "boundary" else "")
+        extra = (f"\n{d.n_interior} interior stationary points" if d.n_interior > 1 else "")
         self.readout.set_text(f"at β = {s.beta:.3g}:\nGRPO    π(a) = {grpo_a}\n"
-                              f"π*      π(a) = {d.pi_star[0]:.4f}\nπ_ref   π(a) = {s.p_ref:.4f}")
+                              f"π*      π(a) = {d.pi_star[0]:.4f}\nπ_ref   π(a) = {s.p_ref:.4f}{extra}")
         for name, policy in (("π_ref", d.pi_ref), ("π*", d.pi_star), ("GRPO", d.grpo)):
             for rect, h in zip(self.bars[name], policy):
                 rect.set_height(0.0 if math.isnan(h) else float(h))
@@ -319,7 +365,11 @@ class Explorer:
                  else f"judge success rates s = ({s_a:.3g}, {s_b:.3g}), γ = s_a − s_b = {s.margin:.3g}")
         self.ax_curve.set_title(f"GRPO {group_label(s.group_size)}, std: {s.std}, "
                                 f"{s.penalty.replace('_', '-')}; {noise}", fontsize=10)
-        status = "" if d.grpo_converged else "\nGRPO: no interior stationary point"
+        status = ("" if d.grpo_converged else
+                  "\nGRPO: boundary limit (no interior stationary point reached)"
+                  if d.grpo_kind == "boundary" else "\nGRPO: not converged")
+        if d.n_interior > 1:
+            status += f"\n{d.n_interior} interior stationary points: the flow from π_ref picks one"
         self.ax_bars.set_title(f"policies at β = {s.beta:.3g}{status}", fontsize=10)
         if self.sliders:
             self._show_beta_text()

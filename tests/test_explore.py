@@ -76,7 +76,23 @@ def test_toggles_infinite_group_and_direct_kl(explorer: Explorer) -> None:
     np.testing.assert_allclose(drawn[~np.isnan(grpo)], grpo[~np.isnan(grpo)], atol=1e-13)
     assert not explorer.data.grpo_converged
     assert "no interior stationary point" in explorer.ax_bars.get_title()
-    assert bar_heights(explorer, "GRPO") == [0.0, 0.0]
+    # the bars show where the dynamics go (the boundary limit), not a vanishing bar
+    assert explorer.data.grpo_kind == "boundary"
+    assert bar_heights(explorer, "GRPO") == [1.0, 0.0]
+    limit = explorer.lines["limit"].get_ydata()
+    np.testing.assert_array_equal(np.isnan(limit), ~np.isnan(grpo))
+    np.testing.assert_array_equal(limit[~np.isnan(limit)], 1.0)
+
+
+def test_second_stationary_point_is_marked(explorer: Explorer) -> None:
+    """Direct KL, G = ∞, π_ref(a) = 0.3, β = 2: two interior stationary points (0.539, 0.992)."""
+    explorer.set(group_size=math.inf, penalty="direct_kl", beta=2.0, p_ref=0.3)
+    assert explorer.data.n_interior == 2
+    assert "2 interior stationary points" in explorer.ax_bars.get_title()
+    assert explorer.data.grpo[0] == pytest.approx(0.53886, abs=5e-6)
+    explorer.set(penalty="reverse_kl")
+    assert explorer.data.n_interior == 1
+    assert "interior stationary points" not in explorer.ax_bars.get_title()
 
 
 def test_std_toggle_and_margin_slider_use_noisy_rewards(explorer: Explorer) -> None:
@@ -190,6 +206,6 @@ def test_no_stationary_point_goes_on_its_own_title_line(explorer: Explorer) -> N
     # direct KL at G = ∞ has no interior stationary point below β ≈ 1.08 for π_ref(a) = 0.3
     explorer.set(beta=0.3, p_ref=0.3, group_size=math.inf, penalty="direct_kl", margin=1.0)
     assert explorer.ax_bars.get_title().splitlines() == [
-        "policies at β = 0.3", "GRPO: no interior stationary point"
+        "policies at β = 0.3", "GRPO: boundary limit (no interior stationary point reached)"
     ]
-    assert "none" in explorer.readout.get_text()
+    assert "π(a) = 1.0000 (limit)" in explorer.readout.get_text()
