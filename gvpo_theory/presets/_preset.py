@@ -114,11 +114,11 @@ class Preset:
         largest of them (:meth:`with_beta`: TRL's β = 0 has no KL term, β > 0 has one; at
         β = 0 a KL penalty contributes nothing, so the grid may mix both).
 
-        Level-space objectives with a KL force go through
+        Level-space objectives go through
         :func:`~gvpo_theory.stationary.grpo_stationary_policy` at β/policy_scale (all β of
-        a grid at once); the others (no KL force, KL in the reward, DAPO's filter, pass@k,
-        the GVPO losses) through :func:`gvpo_theory.frameworks.stationary_point`, one β at
-        a time.
+        a grid at once; β = 0, a zero-gradient estimator and verl's clamp give its boundary
+        limits); the others (KL in the reward, DAPO's filter, pass@k, the GVPO losses)
+        through :func:`gvpo_theory.frameworks.stationary_point`, one β at a time.
         """
         b = np.asarray(self.beta if beta is None else beta, dtype=np.float64)
         if b.ndim > 1 or b.size == 0 or not np.all(np.isfinite(b)) or np.any(b < 0):
@@ -186,12 +186,12 @@ def _solve(p: Preset, pi_ref: NDArray[np.float64], rewards: Any, engine_b: NDArr
         n = flat.size
         return Answer(np.repeat(one.policy, n, axis=0), np.repeat(one.converged, n), one.kind * n,
                       np.repeat(one.residual, n), one.message)
-    if obj.level_space and not obj.penalty.zero_gradient and np.all(flat > 0):
+    if obj.level_space:
         from ..stationary import grpo_stationary_policy
 
         res = grpo_stationary_policy(pi_ref, rewards, flat if engine_b.ndim else float(engine_b), obj)
         conv = np.asarray(res.converged, dtype=bool)
-        kind = tuple("interior" if c else "boundary" for c in np.atleast_1d(conv))
+        kind = tuple(str(k) for k in np.atleast_1d(res.kind))
         policy, residual, message = res.policy, np.asarray(res.residual, dtype=np.float64), res.message
     else:
         from ..frameworks import stationary_point
