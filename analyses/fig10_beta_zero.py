@@ -53,6 +53,11 @@ def parse_args(argv: Sequence[str] | None = None):
     return p.parse_args(argv)
 
 
+def within(policies: np.ndarray) -> np.ndarray:
+    """ρ = π restricted to the best level and normalised, for each row."""
+    return policies[:, BEST] / policies[:, BEST].sum(axis=1, keepdims=True)
+
+
 def entropy(rho: np.ndarray) -> np.ndarray:
     """Shannon entropy (nats) of each row."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -66,7 +71,7 @@ def figure(t: np.ndarray, paths: dict[str, np.ndarray], laws: dict[str, tuple[fl
     ax_rho, ax_h, ax_law = fig.subplots(1, 3)
     rho_ref = PI_REF[BEST] / PI_REF[BEST].sum()
     shades = ("#0d0887", "#7e03a8", "#cc4778", "#f89540")
-    rho = paths["grpo_G8"][:, BEST] / paths["grpo_G8"][:, BEST].sum(axis=1, keepdims=True)
+    rho = within(paths["grpo_G8"])
     for j in range(rho.shape[1]):
         ax_rho.plot(t, rho[:, j], color=shades[j], lw=1.8,
                     label=rf"$o_{j + 1}$: {REF} share {rho_ref[j]:.1f}")
@@ -83,9 +88,7 @@ def figure(t: np.ndarray, paths: dict[str, np.ndarray], laws: dict[str, tuple[fl
     ax_rho.legend(fontsize=8, loc="center right")
     h_ref = float(entropy(rho_ref))
     for key, _name, _g, label, colour in CASES:
-        p = paths[key]
-        r = p[:, BEST] / p[:, BEST].sum(axis=1, keepdims=True)
-        ax_h.plot(t, entropy(r), color=colour, lw=1.8, label=label)
+        ax_h.plot(t, entropy(within(paths[key])), color=colour, lw=1.8, label=label)
     ax_h.axhline(h_ref, color=PALETTE["pi_ref"], ls=":", lw=1.5,
                  label=f"{REF} restricted to B: {h_ref:.3f} nats")
     ax_h.set_xscale("log")
@@ -126,7 +129,7 @@ def run(args) -> list[Path]:
         paths[key] = flow_path(PI_REF, REWARDS, 0.0, obj, t)
         lim = beta_zero_limit(PI_REF, REWARDS, obj)
         laws[key] = (float(np.nansum(lim.loser_coefficient)), lim.loser_power)
-        rho = paths[key][:, BEST] / paths[key][:, BEST].sum(axis=1, keepdims=True)
+        rho = within(paths[key])
         for j in range(rho.shape[1]):
             cols[f"{key}_rho{j + 1}"] = rho[:, j]
         cols[f"{key}_entropy"] = entropy(rho)

@@ -432,8 +432,22 @@ def _polish(
     return full(sol.x)
 
 
-def _split(rewards: Rewards, n: int) -> RewardStructure:
-    return reward_structure(rewards, n)
+def _one_problem(
+    pi_ref: ArrayLike, rewards: Rewards, beta: float, obj: Objective, pi0: ArrayLike | None,
+    caller: str,
+) -> tuple[NDArray[np.float64], float, NDArray[np.float64], RewardStructure]:
+    """Validated (π_ref, β, π0, reward structure) of one problem; β is 0 for a penalty whose
+    expected gradient vanishes (the objective then acts as β = 0)."""
+    ref = check_distribution(pi_ref, "pi_ref")
+    if ref.ndim != 1:
+        raise ValueError(f"{caller} takes one problem: pi_ref must be 1-D (K,)")
+    b = float(check_beta(beta, allow_zero=True))
+    if getattr(obj.penalty, "zero_gradient", False):
+        b = 0.0
+    p0 = ref if pi0 is None else check_start(pi0, ref)
+    if p0.ndim != 1:
+        raise ValueError(f"{caller} takes one problem: pi0 must be 1-D (K,)")
+    return ref, b, p0, reward_structure(rewards, ref.size)
 
 
 def flow_limit(
@@ -466,17 +480,8 @@ def flow_limit(
         else by integrating the flow in log time, then solving the surviving face.
     """
     obj = as_objective(group_size, std, penalty, eps)
-    ref = check_distribution(pi_ref, "pi_ref")
-    if ref.ndim != 1:
-        raise ValueError("flow_limit takes one problem: pi_ref must be 1-D (K,)")
-    b = float(check_beta(beta, allow_zero=True))
-    if b != 0 and getattr(obj.penalty, "zero_gradient", False):
-        b = 0.0  # the penalty's expected gradient vanishes: the objective acts as β = 0
+    ref, b, p0, structure = _one_problem(pi_ref, rewards, beta, obj, pi0, "flow_limit")
     tol = check_tolerance(tol, "tol")
-    p0 = ref if pi0 is None else check_start(pi0, ref)
-    if p0.ndim != 1:
-        raise ValueError("flow_limit takes one problem: pi0 must be 1-D (K,)")
-    structure = _split(rewards, ref.size)
     start = "π_ref" if pi0 is None else "π0"
     if b == 0 and structure.deterministic:
         return _exact_beta_zero(p0, ref, structure, obj, start)
@@ -511,17 +516,11 @@ def flow_path(
     t = 10 does for the power-law approach of β = 0. ``times``: increasing, >= 0.
     """
     obj = as_objective(group_size, std, penalty, eps)
-    ref = check_distribution(pi_ref, "pi_ref")
-    if ref.ndim != 1:
-        raise ValueError("flow_path takes one problem: pi_ref must be 1-D (K,)")
-    b = float(check_beta(beta, allow_zero=True))
-    if getattr(obj.penalty, "zero_gradient", False):
-        b = 0.0
+    ref, b, p0, structure = _one_problem(pi_ref, rewards, beta, obj, pi0, "flow_path")
     t = np.asarray(times, dtype=np.float64)
     if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(np.diff(t) <= 0):
         raise ValueError("times must be a non-empty, increasing 1-D array of finite flow times >= 0")
-    p0 = ref if pi0 is None else check_start(pi0, ref)
-    cl = _classes(p0, ref, _split(rewards, ref.size))
+    cl = _classes(p0, ref, structure)
     u = np.log1p(t)
 
     def rhs(uu: float, y: NDArray) -> NDArray:
