@@ -33,10 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .affine_solver import affine_covers, large_group_start, solve_affine
+from .batch_levels import solve_level_problems
 from .binary_solver import solve_binary, solve_binary_scalar
 from .fast_paths import solve_single_binary
-from .level_solver import solve_levels
 from .limits import FlowLimit, check_start, flow_limit
 from .objective import Objective, as_objective
 from .penalties import Penalty
@@ -379,17 +378,10 @@ def _solve_structure(
         w, iters, ok = solve_binary(q_ref, structure.levels, b, obj)
         method = "binary-bracketed"
     else:
-        flat_q, flat_b = q_ref.reshape(-1, structure.n_profiles), b.reshape(-1)
-        affine = affine_covers(obj)  # P affine in the reward: a root in one number
-        solved = [
-            solve_affine(qi, structure, float(bi), obj) if affine else
-            solve_levels(qi, structure, float(bi), obj, large_group_start(qi, structure, float(bi), obj))
-            for qi, bi in zip(flat_q, flat_b)
-        ]
-        w = np.asarray([sol[0] for sol in solved]).reshape(*batch, structure.n_profiles)
-        iters = np.asarray([sol[1] for sol in solved], dtype=np.int64).reshape(batch)
-        ok = np.asarray([sol[2] for sol in solved], dtype=bool).reshape(batch)
-        method = "affine-root" if affine else "level-newton"
+        # the affine root, the batched level Newton, or one level solve per problem
+        w, iters, ok, method = solve_level_problems(
+            q_ref.reshape(-1, structure.n_profiles), structure, b.reshape(-1), obj, max_terms)
+        w, iters, ok = w.reshape(*batch, structure.n_profiles), iters.reshape(batch), ok.reshape(batch)
     pi = _policy_from_profiles(p, q_ref, structure, w)
     # Verification from the returned policy alone: its own profile masses and P_G.
     w = structure.profile_masses(pi)
