@@ -57,6 +57,8 @@ def figure(beta: np.ndarray, answers: dict[str, presets.Answer], star: np.ndarra
         for i, name in enumerate(names):
             a = answers[name]
             pa = a.policy[:, 0]
+            if np.all(np.isnan(pa)):  # no limit known at any β: nothing to draw (docs/atlas.md says why)
+                continue
             boundary = np.array([k == "boundary" for k in a.kind])
             col = cmap(i % 10)
             label = name + (f" (= {SAME_AS_LABEL[name]})" if name in SAME_AS_LABEL else "")
