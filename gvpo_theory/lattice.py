@@ -421,10 +421,47 @@ def jacobian_kernel(
     m: NDArray[np.float64], lat: Lattice, g: int, scale: str, e: float, baseline: str
 ) -> NDArray[np.float64]:
     """:func:`lattice_level_advantages_jacobian` for validated inputs."""
+    if len(lat.k) == 1:
+        return np.zeros((*m.shape, 1))
+    return _jacobian(m, lat, g, scale, e, baseline)
+
+
+def advantages_and_jacobian_kernel(
+    m: NDArray[np.float64], lat: Lattice, g: int, scale: str, e: float, baseline: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(a_l(m), ∂a_l/∂m_j) from one dynamic program over G − 2 draws (validated inputs).
+
+    Euler's identity for the homogeneous polynomial of degree G − 1 (module docstring):
+    a_l = Σ_j m_j·∂a_l/∂m_j/(G − 1), so the Jacobian's table P_{G−2} gives a_l as well, and a
+    solver that needs both pays one dynamic program, not two. A single m is memoised on its
+    bytes, as :func:`advantages_kernel` does.
+    """
+    if len(lat.k) == 1:
+        return np.zeros(m.shape), np.zeros((*m.shape, 1))
+    if m.ndim == 1:
+        a, jac = _both_one(m.tobytes(), lat, g, scale, e, baseline)
+        return a.copy(), jac.copy()
+    jac = _jacobian(m, lat, g, scale, e, baseline)
+    return np.einsum("...lj,...j->...l", jac, m) / (g - 1), jac
+
+
+@lru_cache(maxsize=4)
+def _both_one(
+    m_bytes: bytes, lat: Lattice, g: int, scale: str, e: float, baseline: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    m = np.frombuffer(m_bytes, dtype=np.float64)
+    jac = _jacobian(m, lat, g, scale, e, baseline)
+    a = jac @ m / (g - 1)
+    a.setflags(write=False)
+    jac.setflags(write=False)
+    return a, jac
+
+
+def _jacobian(
+    m: NDArray[np.float64], lat: Lattice, g: int, scale: str, e: float, baseline: str
+) -> NDArray[np.float64]:
     cost = _cost(lat, g)
     n_lev = len(lat.k)
-    if n_lev == 1:
-        return np.zeros((*m.shape, 1))
     n = g - 1
     grid = _advantage_grid(lat.k, float(lat.step), g, n, scale, e, baseline)
     span = lat.span
@@ -443,8 +480,9 @@ def jacobian_kernel(
                 q, di, de = _shift(span, k, p)
                 shifted[:, j, q, di : di + r1c, de : de + r2c] += prev[:, p, :r1c, :r2c]
         flat = shifted.reshape(mb.shape[0], n_lev, -1)
-        with blas_threads(1):
-            out[start : start + mb.shape[0]] = n * np.einsum("lc,bjc->blj", grid, flat, optimize=True)
+        with blas_threads(1):  # one (B·L, C) × (C, L) product; threads only spin-wait
+            prod = flat.reshape(-1, flat.shape[-1]) @ grid.T  # rows (b, j), columns l
+            out[start : start + mb.shape[0]] = n * prod.reshape(mb.shape[0], n_lev, n_lev).transpose(0, 2, 1)
     return out.reshape(*m.shape, n_lev)
 
 

@@ -22,7 +22,11 @@ from scipy.special import logsumexp
 
 from .binary_solver import solve_binary
 from .objective import Objective
-from .preference import level_advantages_jacobian_kernel, level_advantages_kernel
+from .preference import (
+    _lattice_for,
+    level_advantages_and_jacobian_kernel,
+    level_advantages_kernel,
+)
 from .problem import RewardStructure
 
 
@@ -52,7 +56,10 @@ def _residual(
     # a trial step may reach a vertex where a std-normalised advantage is unbounded; the
     # non-finite residual below rejects it, so the floating-point warnings are expected
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        a = level_advantages_kernel(m, pb.levels, pb.obj)
+        if want_jacobian:  # one dynamic program for both where P_G is one
+            a, ja = level_advantages_and_jacobian_kernel(m, pb.levels, pb.obj)
+        else:
+            a = level_advantages_kernel(m, pb.levels, pb.obj)
         pref = pb.dist @ a
         log_w = pb.obj.penalty.log_weights(pb.q_log, pref, beta)
     if log_w is None:
@@ -66,7 +73,6 @@ def _residual(
     n_lev = m.size
     dm = (np.diag(m) - np.outer(m, m))[:, 1:]
     dlogm = np.eye(n_lev)[:, 1:] - m[None, 1:]
-    ja = level_advantages_jacobian_kernel(m, pb.levels, pb.obj)
     dpref = pb.dist @ (ja @ dm)
     dlogw = pb.obj.penalty.dlog_weights(dpref, pref, beta, np.exp(log_w))
     # d log T_l = Σ_s (w_s·D_s(l)/T_l)·d log w_s, with the weights formed in the log domain
@@ -80,23 +86,32 @@ def _residual(
 def _newton(
     z: NDArray[np.float64], pb: _Problem, beta: float, tol: float, max_iter: int
 ) -> tuple[NDArray[np.float64], float, int]:
-    """Newton (least squares on the L × (L − 1) system) with step halving on ‖R‖."""
+    """Newton (least squares on the L × (L − 1) system) with step halving on ‖R‖.
+
+    Once ‖R‖∞ < :data:`_ROUNDING_ZONE` only the full step is tried: the root is known to
+    ~1e-12 there and shorter steps could only move z by rounding (each try is a P_G
+    evaluation, a dynamic program for many lattice levels). Where P_G is that dynamic program
+    the trial points carry their Jacobian (the same table gives both), so an accepted step
+    costs one evaluation.
+    """
     out = _residual(z, pb, beta, True)
     if out is None:
         return z, math.inf, 0
     r, jac = out
     err = float(np.max(np.abs(r)))
+    with_jac = _on_lattice(pb)
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007
         if err <= tol:
             break
         delta = np.linalg.lstsq(jac, -r, rcond=None)[0]
         t, improved = 1.0, False
-        while t > 1e-8:
-            trial = _residual(z + t * delta, pb, beta, False)
+        t_min = 1e-8 if err >= _ROUNDING_ZONE else 0.75
+        while t > t_min:
+            trial = _residual(z + t * delta, pb, beta, with_jac)
             if trial is not None and float(np.max(np.abs(trial[0]))) < err:
                 z = z + t * delta
-                r = trial[0]
+                r, jac_t = trial
                 err = float(np.max(np.abs(r)))
                 improved = True
                 break
@@ -104,11 +119,25 @@ def _newton(
         if not improved:
             break
         if err > tol:
-            full = _residual(z, pb, beta, True)
-            if full is None:
-                break
-            jac = full[1]
+            if jac_t is None:
+                full = _residual(z, pb, beta, True)
+                if full is None:
+                    break
+                jac_t = full[1]
+            jac = jac_t
     return z, err, it
+
+
+#: Below this ‖R‖∞ a Newton step is tried at full length only (see :func:`_newton`).
+_ROUNDING_ZONE = 1e-12
+
+
+def _on_lattice(pb: _Problem) -> bool:
+    """Whether P_G of this problem is the lattice dynamic program (finite G, a std)."""
+    g, adv = pb.obj.group_size, pb.obj.advantage
+    if math.isinf(g) or adv.scale == "none":
+        return False
+    return _lattice_for(pb.levels, int(g), adv) is not None
 
 
 #: Newton accepts a point when max |log m − log T(m)| is below this (double-precision
@@ -343,8 +372,14 @@ def _polish_profiles(w: NDArray[np.float64], pb: _Problem, beta: float) -> tuple
     n = w.size
     dw_dz = np.vstack([-np.ones((1, n - 1)), np.eye(n - 1)])
 
+    with_jac = _on_lattice(pb)  # then the trial's table gives the next Jacobian as well
+
     def f(x: NDArray[np.float64]) -> NDArray[np.float64]:
-        a = level_advantages_kernel(x @ pb.dist, pb.levels, pb.obj)
+        m = x @ pb.dist
+        if with_jac:
+            a = level_advantages_and_jacobian_kernel(m, pb.levels, pb.obj)[0]
+        else:
+            a = level_advantages_kernel(m, pb.levels, pb.obj)
         return x * (1.0 - (pb.dist @ a) / beta) - q_ref
 
     x = w.copy()
@@ -354,8 +389,9 @@ def _polish_profiles(w: NDArray[np.float64], pb: _Problem, beta: float) -> tuple
         if err <= 1e-17 or np.any(x <= 0):
             break
         m = x @ pb.dist
-        pref = pb.dist @ level_advantages_kernel(m, pb.levels, pb.obj)
-        ja = pb.dist @ level_advantages_jacobian_kernel(m, pb.levels, pb.obj) @ pb.dist.T
+        a, ja = level_advantages_and_jacobian_kernel(m, pb.levels, pb.obj)
+        pref = pb.dist @ a
+        ja = pb.dist @ ja @ pb.dist.T
         jac = (np.diag(1.0 - pref / beta) - x[:, None] * ja / beta) @ dw_dz
         step = np.linalg.lstsq(jac, -r, rcond=None)[0]
         trial = x + dw_dz @ step

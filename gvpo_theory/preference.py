@@ -525,6 +525,21 @@ def level_advantages_jacobian_kernel(
         return (table.advantage.T @ weighted) / np.where(m > 0, m, np.inf)[None, :]
 
 
+def level_advantages_and_jacobian_kernel(
+    m: NDArray[np.float64], v: NDArray[np.float64], obj: Objective, max_terms: int = MAX_TERMS
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(a_l(m), ∂a_l/∂m_j) for one validated m (L,): on the lattice dynamic program both come
+    from one table (:func:`gvpo_theory.lattice.advantages_and_jacobian_kernel`); elsewhere the
+    two kernels above."""
+    adv, g = obj.advantage, obj.group_size
+    if not math.isinf(g) and adv.scale != "none":
+        lat = _lattice_for(v, int(g), adv, max_terms)
+        if lat is not None:
+            return lattice.advantages_and_jacobian_kernel(m, lat, int(g), adv.scale, adv.eps, adv.baseline)
+    a = level_advantages_kernel(m, v, obj, max_terms)
+    return a, level_advantages_jacobian_kernel(m, v, obj, max_terms)
+
+
 def level_advantages_jacobian(
     level_masses: ArrayLike,
     levels: ArrayLike,

@@ -296,3 +296,47 @@ def test_large_group_binary_uses_the_window_and_matches_the_full_sum():
     a1 = np.sum(pmf * np.where(t1 < g, 2 * (1 - t1 / g) / std(t1), 0))
     a0 = np.sum(pmf * np.where(t0 > 0, -2 * (t0 / g) / std(t0), 0))
     np.testing.assert_allclose(a, [a0, a1], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("std,eps", [("population", 0.0), ("sample", 1e-3)])
+def test_one_table_gives_advantages_and_jacobian(std, eps):
+    """a_l = Σ_j m_j·∂a_l/∂m_j/(G − 1) from the Jacobian's table, against the enumeration."""
+    from gvpo_theory.preference import _lattice_for, level_advantages_and_jacobian_kernel
+
+    levels = np.arange(8.0) * 0.5 - 1.0
+    obj = as_objective(16, std, None, eps)
+    assert _lattice_for(levels, 16, obj.advantage) is not None
+    rng = np.random.default_rng(7)
+    for m in (rng.dirichlet(np.ones(8)), np.array([1e-12, 0.5, 0, 0.2, 0.1, 0.1, 0.1 - 1e-12, 0])):
+        a_ref, j_ref = _enumerated(np.where(m > 0, m, 1e-300), levels, obj)
+        a, jac = level_advantages_and_jacobian_kernel(m, levels, obj)
+        np.testing.assert_allclose(a, a_ref, rtol=0, atol=1e-12)
+        live = m > 0  # the enumeration form divides by m_j
+        np.testing.assert_allclose(jac[:, live], j_ref[:, live], rtol=0, atol=1e-11)
+        a2, jac2 = level_advantages_and_jacobian_kernel(m, levels, obj)  # memoised: same values
+        assert np.array_equal(a, a2) and np.array_equal(jac, jac2)
+        a2[0] += 1.0  # a copy: the memo is not changed through it
+        assert np.array_equal(level_advantages_and_jacobian_kernel(m, levels, obj)[0], a)
+    batch = rng.dirichlet(np.ones(8), size=3)
+    from gvpo_theory import lattice
+
+    lat = lattice.find_lattice(levels)
+    a_b, j_b = lattice.advantages_and_jacobian_kernel(batch, lat, 16, std, eps, "mean")
+    for i in range(3):
+        a_ref, j_ref = _enumerated(batch[i], levels, obj)
+        np.testing.assert_allclose(a_b[i], a_ref, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(j_b[i], j_ref, rtol=0, atol=1e-11)
+
+
+def test_eleven_levels_solve_satisfies_the_dp_fixed_point_and_monte_carlo():
+    """L = 11 at G = 64 (beyond enumeration): the fixed point holds with P_G from a fresh DP
+    (no memo: a perturbed copy of the policy's bytes), and that P_G agrees with Monte Carlo."""
+    levels = np.arange(11.0)
+    ref = np.random.default_rng(11).dirichlet(np.ones(11))
+    res = gt.grpo_stationary_policy(ref, levels, 0.5, 64)
+    assert bool(res.converged), res.message
+    pi = res.policy.copy()
+    a = gt.level_advantages(pi, levels, 64)
+    np.testing.assert_allclose(pi * (1 - a / 0.5), ref, rtol=0, atol=1e-12)
+    est = gt.preference_model_mc(pi, levels, 64, n_groups=4_000, seed=2)
+    assert np.all(np.abs(est.value - a) <= 5 * est.stderr + 1e-12)
