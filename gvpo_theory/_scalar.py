@@ -184,6 +184,13 @@ def _binary_terms(group_size: int, std: str) -> tuple[tuple[float, ...], ...]:
     return coef, adv1, adv0
 
 
+@lru_cache(maxsize=64)
+def _binary_products(group_size: int, std: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(C(n, k)·A(1; k + 1 ones), C(n, k)·A(0; k ones)) for k = 0..n: the Horner coefficients."""
+    coef, adv1, adv0 = _binary_terms(group_size, std)
+    return tuple(c * a for c, a in zip(coef, adv1)), tuple(c * a for c, a in zip(coef, adv0))
+
+
 def binary_advantages(q1: float, q0: float, group_size: int, std: str = "population") -> tuple[float, float]:
     """(a_0, a_1) for rewards {0, 1} with P(reward 1) = q1 (q0 = 1 − q1 given separately, so
     either can be tiny), by the exact sum over M ~ Binomial(G − 1, q1) ones among the others:
@@ -192,22 +199,22 @@ def binary_advantages(q1: float, q0: float, group_size: int, std: str = "populat
     b(M) = C(G − 1, M)·q1^M·q0^(G−1−M) with exact coefficients (no logs), meant for G up to
     ~256 (C(256, 128) ~ 6e75); larger G: :mod:`gvpo_theory.binomial`.
     """
-    coef, adv1, adv0 = _binary_terms(group_size, std)
+    c1, c0 = _binary_products(group_size, std)
     n = group_size - 1
     # Horner in the ratio of the lighter to the heavier mass (≤ 1, so nothing overflows and
     # the heavier mass^n ≥ 2^-n stays normal); every coefficient of one sum has one sign.
     a0 = a1 = 0.0
     if q1 <= q0:
         r = q1 / q0
-        for k in range(n, -1, -1):
-            a1 = a1 * r + coef[k] * adv1[k]
-            a0 = a0 * r + coef[k] * adv0[k]
+        for k1, k0 in zip(reversed(c1), reversed(c0)):
+            a1 = a1 * r + k1
+            a0 = a0 * r + k0
         scale = q0**n
     else:
         r = q0 / q1
-        for k in range(n + 1):
-            a1 = a1 * r + coef[k] * adv1[k]
-            a0 = a0 * r + coef[k] * adv0[k]
+        for k1, k0 in zip(c1, c0):
+            a1 = a1 * r + k1
+            a0 = a0 * r + k0
         scale = q1**n
     return a0 * scale, a1 * scale
 

@@ -101,3 +101,60 @@ def solve_single_binary(
         "iterations": np.int64(fp.evaluations),
         "method": "binary-scalar",
     }
+
+
+_PLAIN = (float, int)
+
+
+def plain_binary_fields(
+    pi_ref: object, rewards: object, beta: object, obj: Objective, tol: float, slack: float,
+    sum_tol: float,
+) -> dict | None:
+    """The front door's result fields for one K = 2 problem given as plain Python numbers.
+
+    Taken only where every check of the general path would pass: ``pi_ref`` and ``rewards``
+    lists or tuples of two ints/floats (bools excluded), π_ref positive and finite with
+    |Σ − 1| ≤ ``sum_tol`` (renormalised, as :func:`~gvpo_theory.problem.check_distribution`
+    does), two distinct finite rewards, ``beta`` a finite float/int > 0, and an objective the
+    scalar solver covers; and the answer is returned only when it is converged (residual ≤
+    ``tol``, min 1 − P/β > −``slack``). Anything else, bad input included, returns None and
+    takes the general path, whose checks raise the package's named errors.
+    """
+    if type(pi_ref) not in (list, tuple) or type(rewards) not in (list, tuple):
+        return None
+    if len(pi_ref) != 2 or len(rewards) != 2 or type(beta) not in _PLAIN:
+        return None
+    p0, p1 = pi_ref
+    r0, r1 = rewards
+    if type(p0) not in _PLAIN or type(p1) not in _PLAIN or type(r0) not in _PLAIN or type(r1) not in _PLAIN:
+        return None
+    b, p0, p1, r0, r1 = float(beta), float(p0), float(p1), float(r0), float(r1)
+    total = p0 + p1
+    if not (0.0 < b < math.inf and 0.0 < p0 < math.inf and 0.0 < p1 < math.inf
+            and abs(total - 1.0) <= sum_tol and math.isfinite(r0) and math.isfinite(r1) and r0 != r1):
+        return None
+    p0, p1 = p0 / total, p1 / total
+    hi_out = 1 if r1 > r0 else 0
+    p_hi, p_lo = (p1, p0) if hi_out else (p0, p1)
+    fp = binary_fixed_point(p_hi, p_lo, b, obj)
+    if fp is None or not (fp.residual <= tol and fp.min_denominator > -slack):
+        return None
+    if hi_out:
+        policy, pref = np.array([fp.pi_lo, fp.pi_hi]), np.array([fp.a_lo, fp.a_hi])
+    else:
+        policy, pref = np.array([fp.pi_hi, fp.pi_lo]), np.array([fp.a_hi, fp.a_lo])
+    return {
+        "policy": policy,
+        "level_masses": np.array([fp.pi_lo, fp.pi_hi]),
+        "levels": np.array([min(r0, r1), max(r0, r1)]),
+        "preference": pref,
+        "residual": np.float64(fp.residual),
+        "log_residual": np.float64(fp.log_residual),
+        "min_denominator": np.float64(fp.min_denominator),
+        "converged": np.bool_(True),
+        "iterations": np.int64(fp.evaluations),
+        "method": "binary-scalar",
+        "message": f"converged: the fixed point holds to {fp.residual:.1e} (tol {tol:.0e})",
+        "objective": obj,
+        "kind": np.str_("interior"),
+    }

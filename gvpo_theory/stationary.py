@@ -35,12 +35,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from .batch_levels import solve_level_problems
 from .binary_solver import solve_binary, solve_binary_scalar
-from .fast_paths import solve_single_binary
+from .fast_paths import plain_binary_fields, solve_single_binary
 from .limits import FlowLimit, check_start, flow_limit
 from .objective import Objective, as_objective
 from .penalties import Penalty
 from .preference import MAX_TERMS, n_terms, profile_preferences
 from .problem import (
+    SUM_TOL,
     RewardDistribution,
     Rewards,
     RewardStructure,
@@ -231,6 +232,10 @@ def grpo_stationary_policy(
     obj = as_objective(group_size, std, penalty, eps)
     tol = check_tolerance(tol, "tol")
     max_terms = check_positive_int(max_terms, "max_terms")
+    if pi0 is None:  # K = 2 in plain floats, converged: no arrays until the result
+        fast = plain_binary_fields(pi_ref, rewards, beta, obj, tol, DENOMINATOR_SLACK, SUM_TOL)
+        if fast is not None:
+            return StationaryResult(**fast)
     p = check_distribution(pi_ref, "pi_ref")
     b = check_beta(beta, allow_zero=True)
     try:

@@ -340,3 +340,65 @@ def test_eleven_levels_solve_satisfies_the_dp_fixed_point_and_monte_carlo():
     np.testing.assert_allclose(pi * (1 - a / 0.5), ref, rtol=0, atol=1e-12)
     est = gt.preference_model_mc(pi, levels, 64, n_groups=4_000, seed=2)
     assert np.all(np.abs(est.value - a) <= 5 * est.stderr + 1e-12)
+
+
+def _fields(res):
+    return {k: getattr(res, k) for k in res.__dataclass_fields__}
+
+
+@pytest.mark.parametrize("args", [
+    ([0.3, 0.7], [1.0, 0.0], 1.0, 8),
+    ((0.3, 0.7), (0, 1), 2, 8),  # ints, the upper reward on output 1
+    ([1e-12, 1 - 1e-12], [-2.0, 5.0], 1e-3, 257),
+    ([0.5, 0.5 + 1e-10], [0.0, 1.0], 10.0, 2),  # |Σ − 1| within the tolerance: renormalised
+])
+@pytest.mark.parametrize("std", ["population", "sample"])
+def test_plain_float_front_door_equals_the_array_path(args, std):
+    pi_ref, rewards, beta, g = args
+    fast = gt.grpo_stationary_policy(pi_ref, rewards, beta, g, std=std)
+    slow = gt.grpo_stationary_policy(np.asarray(pi_ref, dtype=float), np.asarray(rewards, dtype=float),
+                                     np.float64(beta), g, std=std)
+    assert slow.method == fast.method == "binary-scalar"
+    f, s = _fields(fast), _fields(slow)
+    assert f.keys() == s.keys()
+    for key in f:
+        if isinstance(s[key], np.ndarray):
+            assert np.array_equal(f[key], s[key]) and f[key].dtype == s[key].dtype, key
+        else:
+            assert f[key] == s[key] and type(f[key]) is type(s[key]), key
+
+
+@pytest.mark.parametrize("pi_ref,rewards,beta", [
+    ([0.3, 0.6], [1.0, 0.0], 1.0),           # does not sum to 1
+    ([-0.3, 1.3], [1.0, 0.0], 1.0),          # negative
+    ([float("nan"), 0.7], [1.0, 0.0], 1.0),  # NaN
+    ([True, False], [1.0, 0.0], 1.0),        # booleans are not numbers here
+    ([0.3, 0.7], [1.0, float("inf")], 1.0),  # infinite reward
+    ([0.3, 0.7], [1.0, 0.0], -1.0),          # negative beta
+    ([0.3, 0.7], [1.0, 0.0], float("nan")),
+    ([0.3, 0.7], [1.0, 0.0], True),
+    ([0.3, 0.7], ["1", 0.0], 1.0),
+])
+def test_plain_float_front_door_raises_the_general_errors(pi_ref, rewards, beta):
+    """Plain-float input that any check refuses gets that check's error, word for word."""
+    from gvpo_theory.problem import check_beta, check_distribution, split_rewards
+
+    with pytest.raises(ValueError) as fast:
+        gt.grpo_stationary_policy(pi_ref, rewards, beta, 8)
+    with pytest.raises(ValueError) as checks:  # the front door's checks, in its order
+        check_distribution(pi_ref, "pi_ref")
+        check_beta(beta, allow_zero=True)
+        split_rewards(rewards, (), 2)
+    assert str(fast.value) == str(checks.value)
+
+
+def test_plain_float_front_door_leaves_other_cases_to_the_general_path():
+    # a zero mass, equal rewards, beta = 0, direct KL, eps, G = inf: same answer as arrays
+    cases = [([0.0, 1.0], [1.0, 0.0], 1.0, 8, {}), ([0.3, 0.7], [1.0, 1.0], 1.0, 8, {}),
+             ([0.3, 0.7], [1.0, 0.0], 0.0, 8, {}), ([0.3, 0.7], [1.0, 0.0], 1.0, 8, {"penalty": "direct_kl"}),
+             ([0.3, 0.7], [1.0, 0.0], 1.0, 8, {"eps": 1e-4}), ([0.3, 0.7], [1.0, 0.0], 1.0, math.inf, {})]
+    for pi_ref, rewards, beta, g, kw in cases:
+        res = gt.grpo_stationary_policy(pi_ref, rewards, beta, g, **kw)
+        ref = gt.grpo_stationary_policy(np.asarray(pi_ref), np.asarray(rewards), np.asarray(beta), g, **kw)
+        assert res.method == ref.method and res.message == ref.message
+        np.testing.assert_array_equal(res.policy, ref.policy)
