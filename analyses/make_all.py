@@ -42,6 +42,7 @@ ANALYSES: tuple[Analysis, ...] = (
     Analysis("multi_output", "analyses.fig6_multi_output", 6),
     Analysis("margin", "analyses.fig7_margin", 7),
     Analysis("paper", "analyses.fig8_paper", 8),
+    Analysis("bifurcation", "analyses.fig9_bifurcation", 9),
     Analysis("beta_zero", "analyses.fig10_beta_zero", 10),
     Analysis("atlas", "analyses.fig11_atlas", 11),
     Analysis("dataset", "analyses.fig12_dataset", 12),

@@ -18,6 +18,8 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gvpo_theory.preference", ("preference_model", "level_advantages", "preference_model_mc",
                                 "advantage_table")),
     ("gvpo_theory.stationary", ("grpo_stationary_policy", "StationaryResult")),
+    ("gvpo_theory.fixed_points", ("stationary_points", "StationaryPoints", "StationaryPoint",
+                                  "beta_branches", "BetaBranch")),
     ("gvpo_theory.problem", ("RewardDistribution",)),
     ("gvpo_theory.dynamics", ("grpo_expected_update", "gvpo_expected_update", "grpo_flow",
                               "gvpo_flow", "integrate_flow", "expected_gradient_ascent")),

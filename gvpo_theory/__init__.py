@@ -9,6 +9,9 @@ Public API (numpy in, numpy out):
 * :func:`grpo_stationary_policy` — GRPO's stationary policy, solved in level space.
 * :func:`flow_limit`, :func:`beta_zero_limit`, :func:`within_level_distribution` — where the
   expected dynamics go when no interior stationary point is reached: boundary limits, β = 0.
+* :func:`stationary_points`, :func:`beta_branches` — every stationary point of the expected
+  flow with its stability (attractor / saddle / repeller), which one the flow reaches, and
+  the branches in β with their folds.
 * :mod:`gvpo_theory.binary` — closed forms for binary questions.
 * :mod:`gvpo_theory.dataset` — many prompts at once: predicted accuracy, pass@k, KL and
   effective regularisation per prompt and over a training set, from arrays, a CSV of pass
@@ -20,6 +23,13 @@ Public API (numpy in, numpy out):
 """
 
 from . import binary, dataset
+from .fixed_points import (
+    BetaBranch,
+    StationaryPoint,
+    StationaryPoints,
+    beta_branches,
+    stationary_points,
+)
 from .limits import BetaZeroLimit, FlowLimit, beta_zero_limit, flow_limit, within_level_distribution
 from .objective import OBJECTIVES, Advantage, Objective, as_objective, objective
 from .penalties import PENALTIES
@@ -39,14 +49,18 @@ __all__ = [
     "OBJECTIVES",
     "PENALTIES",
     "Advantage",
+    "BetaBranch",
     "BetaZeroLimit",
     "FlowLimit",
     "Objective",
     "PreferenceEstimate",
     "RewardDistribution",
+    "StationaryPoint",
+    "StationaryPoints",
     "StationaryResult",
     "__version__",
     "as_objective",
+    "beta_branches",
     "beta_zero_limit",
     "binary",
     "dataset",
@@ -59,5 +73,6 @@ __all__ = [
     "objective",
     "preference_model",
     "preference_model_mc",
+    "stationary_points",
     "within_level_distribution",
 ]

@@ -1,4 +1,4 @@
-"""Every stationary point of the expected GRPO dynamics, with its stability (docs/theory.md §3c).
+"""Every stationary point of the expected GRPO dynamics, with its stability (docs/theory.md §9).
 
 The flow is the project's expected dynamics (:func:`gvpo_theory.dynamics.grpo_expected_update`)
 on the softmax logits θ, π = softmax(θ):
@@ -57,7 +57,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._binary_roots import isolate_binary_roots
 from ._branches import find_level_points, level_problem, masses
-from .dynamics import integrate_flow
+from .limits import check_start, flow_limit
 from .objective import Objective, as_objective
 from .penalties import DirectKL, Penalty, ReverseKL
 from .preference import (
@@ -268,12 +268,6 @@ class _Problem:
             ratio = np.where(q > 0, m / np.where(q > 0, q, 1.0), 0.0)
         return self.ref * ratio[self.level_of]
 
-    def update(self, pi: NDArray[np.float64]) -> NDArray[np.float64]:
-        """F(π), the expected logit update (dynamics.grpo_expected_update, from kernels)."""
-        m = np.bincount(self.level_of, weights=pi, minlength=self.levels.size)
-        a = level_advantages_kernel(m, self.levels, self.obj)
-        return pi * a[self.level_of] - self.beta * self.obj.penalty.logit_gradient(pi, self.ref)
-
     def restricted(self, face: tuple[int, ...]) -> _Problem:
         """The problem on the outputs of the levels in ``face`` (module docstring)."""
         keep = np.isin(self.level_of, face)
@@ -403,14 +397,8 @@ def _validate(
     remap = np.full(structure.n_levels, -1)
     remap[used] = np.arange(used.size)
     pb = _Problem(p[live], remap[level_of], structure.levels[used], float(b), obj)
-    start = p if pi0 is None else check_distribution(pi0, "pi0")
-    if start.shape != p.shape:
-        raise ValueError(f"pi0 must have the shape of pi_ref {p.shape}; got {start.shape}")
-    if np.any((start > 0) & ~live):
-        raise ValueError("pi0 must be 0 wherever pi_ref is 0 (the flow cannot reach those outputs)")
-    if np.any((start == 0) & live):
-        raise ValueError("pi0 must be > 0 wherever pi_ref > 0 (start in the interior)")
-    return pb, live, start[live]
+    start = p if pi0 is None else check_start(pi0, p)
+    return pb, live, start
 
 
 def stationary_points(
@@ -444,7 +432,7 @@ def stationary_points(
         flow: integrate the flow from ``pi0`` to say which point it reaches.
         n_random, seed: random starts of the multi-start search (three or more levels).
 
-    Method and guarantee (docs/theory.md §3c): two reward levels — the interior points
+    Method and guarantee (docs/theory.md §9): two reward levels — the interior points
     are the roots of a function of the logit of the level mass, isolated with range
     enclosures (:mod:`gvpo_theory._binary_roots`): the count is guaranteed up to
     floating-point rounding in the enclosures (``certified``). Three or more levels —
@@ -477,7 +465,11 @@ def stationary_points(
         points += [_point(pb, sub, face, m, how) for m, how in found]
     interior = sorted((p for p in points if p.kind == "interior"), key=lambda p: p.level_masses[-1])
     points = interior + [p for p in points if p.kind == "boundary"]
-    reached, why = _reached(pb, points, start) if flow else (None, "flow not integrated (flow=False)")
+    if flow:
+        limit = flow_limit(pi_ref, rewards, pb.beta, obj, pi0=start)
+        reached, why = _reached(pb, points, limit.policy[live], limit.message)
+    else:
+        reached, why = None, "flow not integrated (flow=False)"
     full_points = tuple(_embed(p, live) for p in points)
     levels_all = pb.levels
     n_int = len(interior)
@@ -498,18 +490,103 @@ def _embed(p: StationaryPoint, live: NDArray[np.bool_]) -> StationaryPoint:
 
 
 def _reached(
-    pb: _Problem, points: list[StationaryPoint], start: NDArray[np.float64]
+    pb: _Problem, points: list[StationaryPoint], end: NDArray[np.float64], message: str
 ) -> tuple[int | None, str]:
-    """Integrate the flow from ``start`` and name the point it converges to."""
-    res = integrate_flow(pb.update, start, t_max=1e7, tol=1e-11)
-    m = np.bincount(pb.level_of, weights=res.policy, minlength=pb.levels.size)
-    best, dist = None, math.inf
-    for i, p in enumerate(points):
-        d = float(np.max(np.abs(p.level_masses - m)))
-        if d < dist:
-            best, dist = i, d
-    if best is not None and dist <= 1e-6 * (1.0 if res.settled else 1e3):
-        return best, (f"the flow from pi0 reaches point {best} ({points[best].kind}, "
-                      f"{points[best].label}) at t = {res.time:.3g}")
-    return None, (f"the flow from pi0 did not settle at any listed point by t = {res.time:.3g} "
-                  f"(max |F| = {res.update_norm:.2g}, level masses {np.round(m, 6).tolist()})")
+    """The listed point at the flow's limit ``end`` (from :func:`gvpo_theory.limits.flow_limit`)."""
+    m = np.bincount(pb.level_of, weights=end, minlength=pb.levels.size)
+    dist = [float(np.max(np.abs(p.level_masses - m))) for p in points]
+    best = int(np.argmin(dist)) if dist else None
+    if best is not None and dist[best] <= 1e-6:
+        return best, f"the flow from pi0 reaches point {best} ({points[best].kind}, {points[best].label})"
+    return None, f"the flow's limit is none of the listed points ({message})"
+
+
+# --------------------------------------------------------------------------- branches in β
+
+
+@dataclass(frozen=True)
+class BetaBranch:
+    """One branch of interior stationary points traced in β (pseudo-arclength, in order).
+
+    ``beta`` (n,), ``level_masses`` (n, L), ``rate`` (n,): the largest real part of the
+    level problem's flow eigenvalues (its sign gives the stability), ``stable`` (n,)
+    (rate < 0); ``fold_beta`` (f,) and ``fold_masses`` (f, L): the saddle-node points
+    where the branch turns back in β; ``end``: why the trace stopped.
+    """
+
+    beta: NDArray[np.float64]
+    level_masses: NDArray[np.float64]
+    rate: NDArray[np.float64]
+    stable: NDArray[np.bool_]
+    fold_beta: NDArray[np.float64]
+    fold_masses: NDArray[np.float64]
+    end: str
+
+
+def beta_branches(
+    pi_ref: ArrayLike,
+    rewards: ArrayLike,
+    beta_min: float,
+    beta_max: float,
+    group_size: float | int | Objective,
+    std: str | None = None,
+    penalty: str | None = None,
+    eps: float | None = None,
+    *,
+    n_random: int = 16,
+    seed: int = 0,
+) -> tuple[BetaBranch, ...]:
+    """Every branch of interior stationary points over β ∈ [beta_min, beta_max] this search meets.
+
+    The branches through the stationary points at ``beta_max`` (traced towards smaller
+    β) and at ``beta_min`` (traced towards larger β) that are not already on a traced
+    branch, each followed through its folds by pseudo-arclength continuation
+    (:func:`gvpo_theory._branches.trace_branch`). Stability is that of the level problem
+    (one output per reward level: the level-space flow, module docstring). Two-level
+    problems start from the certified point sets; with three or more levels a branch
+    that meets neither end of the window (an isola) is found only if multi-start Newton
+    at an end lands on it.
+    """
+    from ._branches import crossings, trace_branch
+
+    obj = as_objective(group_size, std, penalty, eps)
+    n_random = check_positive_int(n_random, "n_random", min_value=0)
+    seed = check_positive_int(seed, "seed", min_value=0)
+    b_lo = float(check_beta(beta_min, "beta_min"))
+    b_hi = float(check_beta(beta_max, "beta_max"))
+    if not b_lo < b_hi:
+        raise ValueError(f"beta_min must be < beta_max; got {b_lo} and {b_hi}")
+    pb_hi, _, _ = _validate(pi_ref, rewards, b_hi, obj, None, MAX_TERMS)
+    q = pb_hi.level_ref()
+    level_pb = level_problem(q, pb_hi.levels, obj)
+    s_lo, s_hi = math.log(b_lo), math.log(b_hi)
+    branches: list[BetaBranch] = []
+    traced = []
+    for b, direction in ((b_hi, -1.0), (b_lo, 1.0)):
+        pb = _Problem(pb_hi.ref, pb_hi.level_of, pb_hi.levels, b, obj)
+        found, _, _ = _interior_masses(pb, n_random, seed)
+        for m, _how in found:
+            z = np.log(m[1:]) - np.log(m[0])
+            s0 = math.log(b)
+            if any(np.max(np.abs(c - z)) <= 1e-6 * (1.0 + np.max(np.abs(z)))
+                   for br in traced for c in crossings(br, s0, level_pb)):
+                continue
+            br = trace_branch(z, s0, level_pb, direction, s_lo - 1e-9, s_hi + 1e-9)
+            traced.append(br)
+            branches.append(_beta_branch(br, q, pb_hi.levels, obj))
+    return tuple(branches)
+
+
+def _beta_branch(br, q: NDArray, levels: NDArray, obj: Objective) -> BetaBranch:
+    ms = np.array([masses(z) for z in br.z])
+    rates = np.empty(len(br.z))
+    idx = np.arange(levels.size)
+    for i, (m, s) in enumerate(zip(ms, br.s)):
+        if np.all(m > 0):
+            eig, _, _ = flow_spectrum(m, q, idx, levels, math.exp(s), obj)
+            rates[i] = float(np.max(eig.real))
+        else:
+            rates[i] = math.nan
+    fold_m = np.array([masses(z) for z, _ in br.folds]).reshape(-1, levels.size)
+    return BetaBranch(np.exp(np.array(br.s)), ms, rates, rates < 0,
+                      np.exp(np.array([s for _, s in br.folds])), fold_m, br.end)

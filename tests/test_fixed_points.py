@@ -21,7 +21,7 @@ from gvpo_theory import grpo_stationary_policy, objective
 from gvpo_theory._binary_roots import isolate_binary_roots
 from gvpo_theory._branches import level_problem, trace_branch
 from gvpo_theory.dynamics import grpo_expected_update, grpo_flow
-from gvpo_theory.fixed_points import stationary_points
+from gvpo_theory.fixed_points import beta_branches, stationary_points
 from gvpo_theory.objective import as_objective
 from tests.reference import exact_preference, level_preference
 
@@ -181,6 +181,23 @@ def test_fold_of_the_binary_direct_kl_branch_matches_its_closed_form():
     assert z[0] == pytest.approx(x_fold, rel=1e-6)
 
 
+def test_beta_branches_turn_at_the_folds_and_change_stability_there():
+    x_fold = brentq(lambda x: x - logit(0.3) - 2.0 / math.tanh(x / 2.0), 0.1, 20.0, xtol=1e-15)
+    (branch,) = beta_branches([0.7, 0.3], [0.0, 1.0], 0.5, 10.0, math.inf, penalty="direct_kl")
+    assert branch.fold_beta == pytest.approx([math.sinh(x_fold / 2.0)], rel=1e-8)
+    i = int(np.argmin(branch.beta))  # the turning point
+    assert np.all(branch.stable[: i - 1]) and not np.any(branch.stable[i + 2:])
+    # every traced point is a root of the independent function
+    x = logit(branch.level_masses[:, 1])
+    for xi, b in zip(x[::10], branch.beta[::10]):
+        assert abs(ref_stationarity(xi, 0.3, b, math.inf, "population", "direct_kl")[0]) < 1e-9
+    # G = 128: the branch folds twice and is stable again near π(a) = 1
+    (b128,) = beta_branches([0.7, 0.3], [0.0, 1.0], 0.5, 10.0, 128, penalty="direct_kl")
+    assert b128.fold_beta.size == 2 and b128.stable[0] and b128.stable[-1]
+    with pytest.raises(ValueError, match="beta_min"):
+        beta_branches([0.7, 0.3], [0.0, 1.0], 2.0, 1.0, 8)
+
+
 # ------------------------------------------------------------------ Jacobian and labels
 
 
@@ -333,7 +350,7 @@ def test_sampled_training_contracts_at_the_predicted_rate():
 
     pi_ref, rewards, beta, g = np.array([0.7, 0.3]), np.array([0.0, 1.0]), 0.5, 8
     p = stationary_points(pi_ref, rewards, beta, g, boundary=False, flow=False).interior[0]
-    lr, steps, batch, delta = 0.05, 120, 8192, 0.3
+    lr, steps, batch, delta = 0.05, 100, 4096, 0.3
     gen = torch.Generator().manual_seed(0)
     theta_star = torch.tensor(np.log(p.policy), dtype=torch.float64)
     sign = torch.ones(batch, dtype=torch.float64)
