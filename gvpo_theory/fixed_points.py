@@ -136,8 +136,9 @@ class StationaryPoints:
     ``points`` (interior first, by the mass of the best level; then boundary points),
     ``levels`` (L,), ``reached`` — index into ``points`` of the point the flow from
     ``pi0`` (π_ref by default) converges to, or None (with the reason in ``message``);
-    ``certified`` — the list is provably complete (two-level problems: every face is
-    a vertex or the certified interval, module :mod:`gvpo_theory._binary_roots`);
+    ``certified`` — the list is provably complete (interior points, and the boundary
+    points when asked for): two-level problems, whose faces are vertices and whose
+    interior roots are isolated with a guarantee (:mod:`gvpo_theory._binary_roots`);
     ``method`` and ``message``.
     """
 
@@ -478,7 +479,7 @@ def stationary_points(
                f"({n_att} attractors); " + ("the count is certified" if certified else
                                             "no guarantee of completeness (three or more levels)")
                + f"; {why}")
-    return StationaryPoints(full_points, levels_all, reached, bool(certified and boundary),
+    return StationaryPoints(full_points, levels_all, reached, bool(certified),
                             "; ".join(sorted(methods)), message, obj, pb.beta)
 
 
