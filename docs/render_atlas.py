@@ -95,7 +95,9 @@ def render() -> str:
         cells = [f"{p.beta:g}, " + _cell(float(own.policy[0]), own.kind[0], bool(own.converged))]
         for i, star in enumerate(stars):
             pa = float(a.policy[i, 0])
-            diff = f"{pa - star:+.2e}" if np.isfinite(pa) else "—"
+            d = pa - star
+            # below 1e-12 the difference is rounding and changes with the solver path: written as 0
+            diff = "—" if not np.isfinite(pa) else ("0" if abs(d) < 1e-12 else f"{d:+.2e}")
             cells += [_cell(pa, a.kind[i], bool(a.converged[i])), diff]
         setting = f"{entry.description}; {_keys(dict(entry.args))}"
         row = [f"`{name}`", setting, p.objective.label, p.condition, *cells]
