@@ -19,7 +19,7 @@ NO_EFFECT = "no effect on the stationary policy, because "
 
 #: Where the batch-level statistics (TRL's scale_rewards="batch", verl's whitened
 #: estimators) belong: they pool prompts, so they are a property of a data set.
-DATASET_POINTER = "it normalises across the whole batch, not per group: see gvpo_theory.dataset"
+DATASET_POINTER = "it normalises across the whole batch: see gvpo_theory.dataset"
 
 
 @dataclass(frozen=True)
