@@ -29,6 +29,7 @@ rewards, independent of the number of outputs K.
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,6 +39,7 @@ from scipy.special import gammaln, xlogy
 from scipy.stats import binom
 
 from . import binomial, lattice
+from ._threads import blas_threads
 from .objective import Advantage, Objective, as_objective
 from .problem import (
     SUM_TOL,
@@ -272,7 +274,16 @@ def level_advantages_kernel(
                                             baseline=adv.baseline)
         return np.stack([a0, a1], axis=-1)
     table = _advantage_table(v, int(g), adv, max_terms)
-    return composition_pmf(m, table) @ table.advantage
+    if table.advantage.size < _ONE_THREAD_MIN_SIZE:
+        return composition_pmf(m, table) @ table.advantage
+    with blas_threads(1):  # (C, L) products: default BLAS threads only spin-wait (a cliff)
+        return composition_pmf(m, table) @ table.advantage
+
+
+#: Enumerated tables with at least this many entries (terms × levels) are multiplied on one
+#: BLAS thread (benchmarks/bench_targets.py, row [4]; below it the switch costs more than it
+#: saves).
+_ONE_THREAD_MIN_SIZE = 4096
 
 
 def level_advantages(
@@ -519,10 +530,11 @@ def level_advantages_jacobian_kernel(
     if lat is not None:
         return lattice.jacobian_kernel(m, lat, int(g), adv.scale, adv.eps, adv.baseline)
     table = _advantage_table(v, int(g), adv, max_terms)
-    pmf = composition_pmf(m, table)  # (C,)
-    weighted = table.counts * pmf[:, None]  # (C, L): Mult(c)·c_j
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (table.advantage.T @ weighted) / np.where(m > 0, m, np.inf)[None, :]
+    with blas_threads(1) if table.advantage.size >= _ONE_THREAD_MIN_SIZE else nullcontext():
+        pmf = composition_pmf(m, table)  # (C,)
+        weighted = table.counts * pmf[:, None]  # (C, L): Mult(c)·c_j
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (table.advantage.T @ weighted) / np.where(m > 0, m, np.inf)[None, :]
 
 
 def level_advantages_and_jacobian_kernel(

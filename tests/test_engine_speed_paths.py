@@ -402,3 +402,21 @@ def test_plain_float_front_door_leaves_other_cases_to_the_general_path():
         ref = gt.grpo_stationary_policy(np.asarray(pi_ref), np.asarray(rewards), np.asarray(beta), g, **kw)
         assert res.method == ref.method and res.message == ref.message
         np.testing.assert_array_equal(res.policy, ref.policy)
+
+
+@pytest.mark.parametrize("penalty", ["reverse_kl", "direct_kl"])
+def test_lattice_route_solve_matches_the_enumeration_route(penalty, monkeypatch):
+    """The same problems solved with P_G from the DP (Jacobian tables, early stop in the
+    rounding zone) and from the enumerated table (routing switched off)."""
+    from gvpo_theory import level_solver, preference
+
+    levels = np.arange(8.0)
+    rng = np.random.default_rng(3)
+    cases = [(rng.dirichlet(np.ones(8)), b) for b in (0.2, 1.0, 3.0)]
+    lattice_res = [gt.grpo_stationary_policy(ref, levels, b, 16, penalty=penalty) for ref, b in cases]
+    monkeypatch.setattr(preference, "_lattice_for", lambda *args, **kw: None)
+    monkeypatch.setattr(level_solver, "_lattice_for", lambda *args, **kw: None)
+    for (ref, b), res in zip(cases, lattice_res):
+        enum = gt.grpo_stationary_policy(ref, levels, b, 16, penalty=penalty)
+        assert bool(res.converged) and bool(enum.converged)
+        np.testing.assert_allclose(res.policy, enum.policy, rtol=0, atol=1e-12)
