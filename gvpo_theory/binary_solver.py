@@ -55,12 +55,39 @@ def _sign_from(
     return x - (np.log(q_ref[..., 1]) - np.log(q_ref[..., 0])) - (a[..., 1] - a[..., 0]) / beta
 
 
+def _large_group_closed_form(obj: Objective) -> bool:
+    """G = ∞, k3 penalty, a std and no eps: the root has a closed form (docs/theory.md §4)."""
+    return (math.isinf(obj.group_size) and type(obj.penalty) is ReverseKL and obj.level_space
+            and obj.advantage.scale != "none" and obj.advantage.eps == 0.0)
+
+
+def _large_group_logit(q_ref: NDArray, beta: NDArray) -> NDArray:
+    """x = log(q_1/q_0) at the G = ∞ k3 root, in the log domain.
+
+    With a_1 = √(q_0/q_1), a_0 = −√(q_1/q_0) the fixed point is
+    q_1 = (1 + 2β²Q_1 + √(1 + 4β²Q_0Q_1))/(2(1 + β²)) and, rationalised so that nothing
+    cancels, q_0 = 2β²Q_0²/D with D = 1 + 2β²Q_0 + √(1 + 4β²Q_0Q_1). In logs, a reference
+    mass Q_0 = 1e-300 gives log q_0 ≈ 2·log Q_0 (q_0 ~ 1e-600, beyond double range, yet
+    its logit and the policy it rounds to are exact).
+    """
+    q0, q1 = q_ref[..., 0], q_ref[..., 1]
+    b2 = beta * beta
+    root = np.sqrt(1.0 + 4.0 * b2 * q0 * q1)
+    log_q0 = math.log(2.0) + np.log(b2) + 2.0 * np.log(q0) - np.log(1.0 + 2.0 * b2 * q0 + root)
+    log_q1 = np.log(1.0 + 2.0 * b2 * q1 + root) - np.log(2.0 * (1.0 + b2))
+    return log_q1 - log_q0
+
+
 def solve_binary(
     q_ref: NDArray, levels: NDArray, beta: NDArray, obj: Objective
 ) -> tuple[NDArray, NDArray, NDArray]:
     """Vectorised bracketed root finding for two-level problems: (m, iterations, ok)."""
     interior = (q_ref[..., 0] > 0) & (q_ref[..., 1] > 0)
     qi = np.where(interior[..., None], q_ref, 0.5)
+    if _large_group_closed_form(obj):
+        x = _large_group_logit(qi, np.broadcast_to(beta, qi.shape[:-1]))
+        m = np.where(interior[..., None], _sigmoid_pair(x), q_ref)
+        return m, np.zeros(qi.shape[:-1], dtype=np.int64), np.ones(qi.shape[:-1], dtype=bool)
     width = np.full(qi.shape[:-1], _X_BRACKET)
     exponential = obj.penalty.exponential_weights
     if exponential and (not math.isinf(obj.group_size) or obj.std == "none"):

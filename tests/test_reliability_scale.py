@@ -71,3 +71,27 @@ def test_direct_kl_stationary_point_with_a_reference_mass_of_1e_300() -> None:
         assert abs(got - target / z) <= 1e-13  # the engine's contract is absolute
     # and the tiny output to a relative 1e-8 (P_∞ is steep there: sd_π ≈ 1.5e-3)
     assert abs(pi[0] / (w[0] / z) - 1) <= 1e-8
+
+
+def _ginf_worse_mass_mp(q0: float, beta: float) -> mpmath.mpf:
+    """The worse output's mass at the G = ∞ k3 fixed point, q0 + √(q0·q1)/β = Q0, by an
+    800-digit root solve in s = √q0 (q1 = 1 − s²)."""
+    with mpmath.workdps(800):
+        big_q = mpmath.mpf(q0)
+        b = mpmath.mpf(beta)
+        s = mpmath.findroot(lambda s: s * s + s * mpmath.sqrt(1 - s * s) / b - big_q, b * big_q)
+        return s * s
+
+
+@pytest.mark.parametrize(("q0", "beta"), [(1e-150, 1.0), (1e-120, 0.01), (1e-300, 1.0), (1e-300, 100.0)])
+def test_large_group_k3_with_a_tiny_reference_mass(q0: float, beta: float) -> None:
+    """π_ref = (Q0, 1 − Q0) with r = (0, 1) at G = ∞: the worse output keeps ~β²·Q0²,
+    which is below the double range for Q0 = 1e-300; the policy must round to it."""
+    res = gt.grpo_stationary_policy([q0, 1.0 - q0], [0.0, 1.0], beta, math.inf)
+    assert bool(res.converged), res.message
+    want = _ginf_worse_mass_mp(q0, beta)
+    if want < mpmath.mpf("1e-305"):  # below the normal double range: rounds to (almost) 0
+        assert res.policy[0] < 1e-305
+    else:
+        assert abs(res.policy[0] / want - 1) < 1e-12
+    assert res.policy[1] == 1.0
