@@ -420,3 +420,29 @@ def test_lattice_route_solve_matches_the_enumeration_route(penalty, monkeypatch)
         enum = gt.grpo_stationary_policy(ref, levels, b, 16, penalty=penalty)
         assert bool(res.converged) and bool(enum.converged)
         np.testing.assert_allclose(res.policy, enum.policy, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [30_000, 99_999, 999_999])
+def test_band_window_equals_the_bisection_window(n):
+    """The band path reads the window off one exponent evaluation: the same k and pmf as the
+    bisection-found window, and scipy's pmf (boost, an independent implementation) on it."""
+    from scipy.stats import binom
+
+    from gvpo_theory import binomial as bn
+
+    p = np.array([1e-5, 1e-3, 0.01, 0.3, 0.5, 0.9, 0.999])
+    band = bn._band_terms(n, p)
+    assert band is not None
+    kf, pmf = band
+    lo, hi = bn.binomial_window(n, p)
+    for i in range(p.size):
+        k_old = np.arange(lo[i], hi[i] + 1).astype(float)
+        old = bn._pmf_at(k_old, n, np.full(k_old.size, p[i]))
+        new = np.zeros(k_old.size)
+        inside = (kf[i] >= lo[i]) & (kf[i] <= hi[i]) & (pmf[i] > 0)
+        new[(kf[i][inside] - lo[i]).astype(int)] = pmf[i][inside]
+        assert np.all(pmf[i][~((kf[i] >= lo[i]) & (kf[i] <= hi[i]))] == 0)  # nothing outside
+        np.testing.assert_allclose(new, old, rtol=1e-13, atol=0)
+        big = old > 1e-200
+        np.testing.assert_allclose(new[big], binom.pmf(k_old[big], n, p[i]), rtol=1e-10, atol=0)
+    assert bn._band_terms(n, np.array([0.0, 0.5])) is None  # a point mass: the bisection path
