@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.integrate import solve_ivp
 from scipy.special import logsumexp
 
 from .binary_solver import solve_binary
+from .flow import integrate_flow
 from .objective import Objective
 from .preference import (
     _lattice_for,
@@ -192,10 +192,6 @@ _MAX_FLOW_EVALUATIONS = 20_000
 _VANISHED_LOG_MASS = -690.0
 
 
-class _FlowAbandoned(Exception):
-    """Raised inside the flow's right-hand side when its evaluation budget is spent."""
-
-
 def _natural_flow(
     pb: _Problem, beta: float, t_max: float = 1e8
 ) -> NDArray[np.float64] | None:
@@ -209,13 +205,7 @@ def _natural_flow(
     falls 1e300-fold below its π_ref mass: GRPO runs to the boundary) or has not settled within its
     evaluation budget, so no solve can hang here.
     """
-    count = 0
-
     def rhs(_t: float, y: NDArray[np.float64]) -> NDArray[np.float64]:
-        nonlocal count
-        count += 1
-        if count > _MAX_FLOW_EVALUATIONS:
-            raise _FlowAbandoned
         log_w = y - logsumexp(y)
         w = np.exp(log_w)
         pref = pb.dist @ level_advantages_kernel(w @ pb.dist, pb.levels, pb.obj)
@@ -229,24 +219,19 @@ def _natural_flow(
         # profile whose π_ref mass is 1e-300 is interior, not vanished
         return float(np.min(y - logsumexp(y) - pb.q_log)) - _VANISHED_LOG_MASS
 
-    settled.terminal = True  # type: ignore[attr-defined]
-    vanished.terminal = True  # type: ignore[attr-defined]
     # Only unbounded advantages (a std at G = ∞) can drive a mass to 0 at a finite rate
     # ratio; with bounded ones a stationary mass of 1e-400 is a legitimate interior point
     # in the log domain, so the flow is followed there.
     unbounded = math.isinf(pb.obj.group_size) and pb.obj.std != "none"
-    events = (settled, vanished) if unbounded else (settled,)
     # The flow only has to deliver a start inside the basin of the stationary point it
     # settles at; level Newton (then the polish) finishes to rounding, so moderate
     # tolerances suffice and cut the cost of stiff problems several-fold.
-    try:
-        sol = solve_ivp(rhs, (0.0, t_max), pb.q_log.copy(), method="Radau", rtol=1e-7, atol=1e-10,
-                        events=events)
-    except _FlowAbandoned:
+    run = integrate_flow(rhs, pb.q_log, t_max=t_max, settle=settled,
+                         vanish=vanished if unbounded else None,
+                         max_evaluations=_MAX_FLOW_EVALUATIONS, rtol=1e-7, atol=1e-10)
+    if run.status in ("budget", "vanished"):
         return None
-    if unbounded and sol.t_events[1].size:
-        return None
-    y = sol.y[:, -1]
+    y = run.y
     # log m in the log domain: a level mass that underflows (small β) stays finite here.
     log_m = logsumexp((y - logsumexp(y))[:, None] + pb.log_dist, axis=0)
     return log_m[1:] - log_m[0]

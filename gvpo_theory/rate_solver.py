@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.integrate import solve_ivp
 from scipy.optimize import root
 from scipy.special import logsumexp
+
+from .flow import integrate_flow
 
 #: A level whose log-mass falls below this has left the interior (mass < 1e-300).
 VANISHED_LOG_MASS = -690.0
@@ -43,10 +44,6 @@ class RateSolution:
     message: str
 
 
-class _Budget(Exception):
-    pass
-
-
 class LeftInterior(Exception):
     """Raised by a rate function where its dynamics are undefined on the way to the boundary
     (e.g. every group ties under dynamic sampling): the flow has left the interior."""
@@ -55,13 +52,8 @@ class LeftInterior(Exception):
 def solve_rates(rate: Callable[[NDArray[np.float64]], NDArray[np.float64]],
                 log_q: NDArray[np.float64], *, t_max: float = 1e9) -> RateSolution:
     """Follow d log w/dt = ρ(w) − w·ρ(w) from log w = log_q (module docstring)."""
-    count = 0
 
     def rhs(_t: float, y: NDArray[np.float64]) -> NDArray[np.float64]:
-        nonlocal count
-        count += 1
-        if count > MAX_EVALUATIONS:
-            raise _Budget
         log_w = y - logsumexp(y)
         r = rate(log_w)
         r = r - np.exp(log_w) @ r
@@ -76,28 +68,27 @@ def solve_rates(rate: Callable[[NDArray[np.float64]], NDArray[np.float64]],
     def vanished(_t: float, y: NDArray[np.float64]) -> float:
         return float(np.min(y - logsumexp(y))) - VANISHED_LOG_MASS
 
-    settled.terminal = True  # type: ignore[attr-defined]
-    vanished.terminal = True  # type: ignore[attr-defined]
-    try:
-        sol = solve_ivp(rhs, (0.0, t_max), log_q.copy(), method="Radau", rtol=1e-8, atol=1e-11,
-                        events=(settled, vanished))
-    except _Budget:
+    run = integrate_flow(rhs, log_q, t_max=t_max, settle=settled, vanish=vanished,
+                         max_evaluations=MAX_EVALUATIONS, rtol=1e-8, atol=1e-11,
+                         stop_on=(LeftInterior,))
+    count = run.evaluations
+    if run.status == "budget":
         return RateSolution(np.exp(log_q), "boundary", False, count,
                             "the flow from π_ref did not settle within its evaluation budget")
-    except LeftInterior as exc:
+    if run.status == "raised":
         return RateSolution(np.exp(log_q), "boundary", False, count,
-                            f"the flow from π_ref leaves the interior ({exc})")
-    y = sol.y[:, -1] - logsumexp(sol.y[:, -1])
-    if sol.t_events[1].size:
+                            f"the flow from π_ref leaves the interior ({run.message})")
+    y = run.y - logsumexp(run.y)
+    if run.status == "vanished":
         return RateSolution(np.exp(y), "boundary", False, count,
                             "a reward level's mass falls below 1e-300 along the flow from π_ref: "
                             "no interior stationary point is reached (a boundary limit)")
-    if not sol.t_events[0].size:
+    if run.status != "settled":
         # the integrator stops when a level's log-mass runs to −∞ in finite time (its rate
         # diverges as its mass vanishes: k3 in the reward) — a boundary as well
         return RateSolution(np.exp(y), "boundary", False, count,
                             f"the flow from π_ref leaves the interior (integration stopped at "
-                            f"t = {sol.t[-1]:.3g}: {sol.message})")
+                            f"t = {run.t:.3g}: {run.message})")
 
     def equations(z: NDArray[np.float64]) -> NDArray[np.float64]:
         full = np.concatenate([[y[0]], z])
