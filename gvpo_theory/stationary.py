@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .batch_levels import solve_level_problems
 from .binary_solver import solve_binary, solve_binary_scalar
-from .fast_paths import plain_binary_fields, solve_single_binary
+from .fast_paths import level_violation, plain_binary_fields, solve_single_binary
 from .limits import FlowLimit, check_start, flow_limit
 from .objective import Objective, as_objective
 from .penalties import Penalty
@@ -391,7 +391,8 @@ def _solve_structure(
     # Verification from the returned policy alone: its own profile masses and P_G.
     w = structure.profile_masses(pi)
     pref_s, level_masses = profile_preferences(w, structure, obj, max_terms=max_terms)
-    residual, log_residual, min_den = fixed_point_violation(
+    per_level = level_violation(p, w, q_ref, pref_s, structure, b, obj.penalty)  # large K
+    residual, log_residual, min_den = per_level if per_level is not None else fixed_point_violation(
         pi, p, q_ref, pref_s, structure.profile_of, b, obj.penalty
     )
     return {

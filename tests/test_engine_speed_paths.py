@@ -446,3 +446,37 @@ def test_band_window_equals_the_bisection_window(n):
         big = old > 1e-200
         np.testing.assert_allclose(new[big], binom.pmf(k_old[big], n, p[i]), rtol=1e-10, atol=0)
     assert bn._band_terms(n, np.array([0.0, 0.5])) is None  # a point mass: the bisection path
+
+
+@pytest.mark.parametrize("penalty", ["reverse_kl", "direct_kl"])
+@pytest.mark.parametrize("batch", [(), (3,)])
+def test_per_level_verification_equals_per_output(penalty, batch):
+    """Large K: the violation formed per reward level equals the per-output one."""
+    from gvpo_theory.fast_paths import PER_LEVEL_MIN_OUTPUTS, level_violation
+    from gvpo_theory.preference import profile_preferences
+    from gvpo_theory.problem import reward_structure
+    from gvpo_theory.stationary import fixed_point_violation
+
+    rng = np.random.default_rng(8)
+    k = PER_LEVEL_MIN_OUTPUTS + 5
+    ref = rng.random((*batch, k)) * (rng.random(k) < 0.9)  # some outputs off the support
+    ref /= ref.sum(axis=-1, keepdims=True)
+    rewards = rng.choice([0.0, 0.5, 1.0], size=k)
+    beta = np.full(batch, 0.7)
+    obj = as_objective(8, "population", penalty)
+    res = gt.grpo_stationary_policy(ref, rewards, beta, obj)
+    assert np.all(res.converged)
+    # an inexact policy too (perturbed level by level), so the gaps are not all ~0
+    st = reward_structure(rewards, k)
+    for pi in (res.policy, res.policy * (1 + 1e-6 * (st.profile_of + 1))):
+        pi = pi if pi is res.policy else pi / pi.sum(axis=-1, keepdims=True)
+        w = st.profile_masses(pi)
+        pref, _ = profile_preferences(w, st, obj)
+        q_ref = st.profile_masses(ref)
+        fast = level_violation(ref, w, q_ref, pref, st, beta, obj.penalty)
+        slow = fixed_point_violation(pi, ref, q_ref, pref, st.profile_of, beta, obj.penalty)
+        # equal up to the rounding of the level sums (~1e-16 relative to the masses)
+        for f, s in zip(fast, slow):
+            np.testing.assert_allclose(f, s, rtol=1e-9, atol=1e-14)
+        assert np.all(fast[0] > 1e-11) or pi is res.policy  # the perturbed policy is tested
+    assert level_violation(ref[..., :100], w, q_ref, pref, st, beta, obj.penalty) is None
