@@ -101,13 +101,15 @@ BAD_REWARDS = [
     ([-math.inf, 0.0], "finite"),
 ]
 BAD_BETA = [
-    (0.0, "> 0"),
-    (-1.0, "> 0"),
+    (-1.0, ">=? 0"),
     (math.nan, "NaN"),
     (math.inf, "finite"),
-    (-math.inf, "> 0"),
+    (-math.inf, ">=? 0"),
     ("big", "numeric"),
 ]
+#: β = 0 means "no KL term" (the boundary limits of docs/theory.md §8) where GRPO's
+#: dynamics are defined without one; elsewhere (π*, GVPO's weights) it is refused.
+BETA_ZERO_ACCEPTED = ("grpo_stationary_policy", "grpo_expected_update", "grpo_flow")
 BAD_GROUP_SIZE = [
     (1, ">= 2"),
     (0, ">= 2"),
@@ -127,6 +129,7 @@ CASES = (
     [c for arg in DISTRIBUTION_ARGS for c in _cases(arg, BAD_DISTRIBUTION)]
     + _cases("rewards", BAD_REWARDS)
     + _cases("beta", BAD_BETA)
+    + _cases("beta", [(0.0, "> 0")], skip=BETA_ZERO_ACCEPTED)
     + _cases("group_size", BAD_GROUP_SIZE)
     + _cases("eps", BAD_EPS)
     + _cases("std", [("Population", "one of"), ("pop", "one of"), ("", "one of")])
