@@ -477,7 +477,10 @@ def flow_limit(
     Returns:
         :class:`FlowLimit`. β = 0 (or a penalty with zero expected gradient) with
         deterministic rewards is answered exactly (:func:`beta_zero_limit`); everything
-        else by integrating the flow in log time, then solving the surviving face.
+        else by integrating the flow in log time, then solving the surviving face —
+        except where the live outputs form two classes (two outputs, or two reward levels
+        whose outputs move together): that flow is one-dimensional and its limit exact
+        (:mod:`gvpo_theory.line_limits`).
     """
     obj = as_objective(group_size, std, penalty, eps)
     ref, b, p0, structure = _one_problem(pi_ref, rewards, beta, obj, pi0, "flow_limit")
@@ -486,6 +489,10 @@ def flow_limit(
     if b == 0 and structure.deterministic:
         return _exact_beta_zero(p0, ref, structure, obj, start)
     cl = _classes(p0, ref, structure)
+    if cl.rep.size == 2:  # two classes move along one line: its limit is exact
+        from .line_limits import two_class_limit
+
+        return two_class_limit(cl, b, obj, start, tol)
     y, t_end, settled, classified = _integrate(cl, b, obj, tol)
     log_p = _log_policy(y, cl)
     f = _update(log_p, cl, b, obj)
