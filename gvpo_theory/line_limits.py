@@ -57,6 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .estimators import CLAMP_LOG_RATIO_HIGH, CLAMP_LOG_RATIO_LOW, LOG_RATIO_CLAMP
 from .limits import (
     _LOG_UNDERFLOW,
     FlowLimit,
@@ -65,6 +66,7 @@ from .limits import (
     check_start,
 )
 from .objective import Objective, as_objective
+from .penalties import LowVarKL
 from .preference import profile_preferences
 from .problem import (
     Rewards,
@@ -210,6 +212,45 @@ def _golden_min(lo: NDArray, hi: NDArray, s: NDArray, ln: _Line) -> tuple[NDArra
     return xm, s * dm, size
 
 
+def _breakpoints(ln: _Line) -> NDArray[np.float64]:
+    """Logit gaps where the drift jumps, (m, J) (NaN where there is none).
+
+    Only verl's clamped low_var_kl has any: an output's KL gradient switches off where its
+    log ratio log(π_ref/π) crosses a clamp (:data:`~gvpo_theory.estimators.CLAMP_LOG_RATIO_HIGH`,
+    ``…_LOW``, ±``LOG_RATIO_CLAMP``). With S = n_A·e^x + n_B, log π_B = −log S and
+    log π_A = x − log S, so log(π_ref/π) = c is reached at
+    x = log(e^c/π_ref,B − n_B) − log n_A (class B) and x = log n_B − log(e^c/π_ref,A − n_A) (class A).
+    """
+    m = ln.beta.size
+    if not isinstance(ln.obj.penalty, LowVarKL):
+        return np.empty((m, 0))
+    rows = np.arange(m)
+    ref_a, ref_b = ln.ref[rows, ln.rep_a], ln.ref[rows, ln.rep_b]
+    n_a, n_b = np.exp(ln.log_na), np.exp(ln.log_nb)
+    out = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for c in (CLAMP_LOG_RATIO_HIGH, CLAMP_LOG_RATIO_LOW, LOG_RATIO_CLAMP, -LOG_RATIO_CLAMP):
+            out.append(np.log(math.exp(c) / ref_b - n_b) - ln.log_na)
+            out.append(ln.log_nb - np.log(math.exp(c) / ref_a - n_a))
+    x = np.column_stack(out)
+    return np.where(np.isfinite(x), x, np.nan)
+
+
+def _samples(x0: NDArray, s: NDArray, dist: NDArray, ln: _Line) -> NDArray[np.float64]:
+    """The march's samples (n, M'), ordered outward from x0: geometric, plus both sides of
+    every breakpoint that lies on the way (a sign change at a jump is then never skipped)."""
+    frac = np.geomspace(FIRST_STEP, 1.0, N_SAMPLES)
+    grid = s[:, None] * dist[:, None] * frac[None, :]  # offsets from x0, signed
+    bp = _breakpoints(ln) - x0[:, None]
+    if bp.shape[1]:
+        delta = 1e-9 * (1.0 + np.abs(bp + x0[:, None]))
+        sides = np.concatenate([bp - s[:, None] * delta, bp + s[:, None] * delta], axis=1)
+        on_way = (s[:, None] * sides > 0) & (s[:, None] * sides < dist[:, None])
+        grid = np.concatenate([grid, np.where(on_way, sides, grid[:, -1:])], axis=1)
+        grid = np.take_along_axis(grid, np.argsort(s[:, None] * grid, axis=1), axis=1)
+    return x0[:, None] + grid
+
+
 def _march(x0: NDArray, ln: _Line) -> tuple[NDArray, NDArray]:
     """(limit x (±inf at a vertex), decay exponent p at a vertex (NaN otherwise)) per row."""
     m = x0.size
@@ -226,22 +267,21 @@ def _march(x0: NDArray, ln: _Line) -> tuple[NDArray, NDArray]:
     winner = np.where(sm > 0, lm.log_na, lm.log_nb)
     x_end = sm * (-_LOG_UNDERFLOW - winner)
     dist = np.maximum(sm * (x_end - xm0), 1.0)
-    frac = np.geomspace(FIRST_STEP, 1.0, N_SAMPLES)
-    grid = xm0[:, None] + sm[:, None] * dist[:, None] * frac[None, :]  # (n, M)
-    n = moving.size
-    rows = np.repeat(np.arange(n), N_SAMPLES)
-    d, size, lv = (a.reshape(n, N_SAMPLES) for a in _scaled_drift(grid.reshape(-1), lm.take(rows)))
+    grid = _samples(xm0, sm, dist, lm)  # (n, M)
+    n, n_s = grid.shape
+    rows = np.repeat(np.arange(n), n_s)
+    d, size, lv = (a.reshape(n, n_s) for a in _scaled_drift(grid.reshape(-1), lm.take(rows)))
     v = sm[:, None] * d
     zero = np.abs(d) <= ZERO_ULPS * _EPS * size
     hit = zero | (v < 0)
-    first = np.where(hit.any(axis=1), np.argmax(hit, axis=1), N_SAMPLES)
+    first = np.where(hit.any(axis=1), np.argmax(hit, axis=1), n_s)
     # local minima of s·Ď among the samples before the first hit: a dip that may reach 0
     _, _, lv0 = _scaled_drift(xm0, lm)
     with np.errstate(divide="ignore", invalid="ignore"):  # log(s·D), compared only where s·D > 0
         vv = np.log(np.concatenate([(sm * d0[moving])[:, None], v], axis=1))
         vv += np.concatenate([lv0[:, None], lv], axis=1)  # index 0 is x0
     xs = np.concatenate([xm0[:, None], grid], axis=1)
-    j = np.arange(1, N_SAMPLES)
+    j = np.arange(1, n_s)
     dip = (vv[:, j] < vv[:, j - 1]) & (vv[:, j] < vv[:, j + 1]) & (j[None, :] < first[:, None])
     r_dip, j_dip = np.nonzero(dip)
     found = np.zeros(n, dtype=bool)
@@ -262,7 +302,7 @@ def _march(x0: NDArray, ln: _Line) -> tuple[NDArray, NDArray]:
             else:
                 lim[r] = _root(xs[r:r + 1, j_dip[k] - 1], xm[k:k + 1], sm[r:r + 1], lm.take(np.array([r])))[0]
     # first sample hit (in index 1..M of xs): a zero there, or a crossing just before it
-    rest = np.nonzero(~found & (first < N_SAMPLES))[0]
+    rest = np.nonzero(~found & (first < n_s))[0]
     if rest.size:
         k = first[rest]
         at_zero = zero[rest, k]
@@ -271,7 +311,7 @@ def _march(x0: NDArray, ln: _Line) -> tuple[NDArray, NDArray]:
         if br.size:
             kb = first[br]
             lim[br] = _root(xs[br, kb], grid[br, kb], sm[br], lm.take(br))
-    vertex = ~found & (first >= N_SAMPLES)
+    vertex = ~found & (first >= n_s)
     lim[vertex] = sm[vertex] * np.inf
     if np.any(vertex):
         vr = np.nonzero(vertex)[0]

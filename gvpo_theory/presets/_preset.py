@@ -186,7 +186,9 @@ def _solve(p: Preset, pi_ref: NDArray[np.float64], rewards: Any, engine_b: NDArr
         n = flat.size
         return Answer(np.repeat(one.policy, n, axis=0), np.repeat(one.converged, n), one.kind * n,
                       np.repeat(one.residual, n), one.message)
-    if obj.level_space:
+    if obj.level_space and pi_ref.shape == (2,) and flat.size > 1 and not obj.penalty.exponential_weights:
+        policy, conv, kind, residual, message = _two_output_grid(pi_ref, rewards, flat, obj)
+    elif obj.level_space:
         from ..stationary import grpo_stationary_policy
 
         res = grpo_stationary_policy(pi_ref, rewards, flat if engine_b.ndim else float(engine_b), obj)
@@ -206,6 +208,45 @@ def _solve(p: Preset, pi_ref: NDArray[np.float64], rewards: Any, engine_b: NDArr
             policy, conv, residual = policy[0], conv[0], residual[0]
     policy = _boundary_check(policy, kind, pi_ref, rewards, flat, obj)
     return Answer(policy, conv, kind, residual, message)
+
+
+def _two_output_grid(pi_ref: NDArray[np.float64], rewards: Any, beta: NDArray[np.float64], obj: Objective
+                     ) -> tuple[NDArray, NDArray[np.bool_], tuple[str, ...], NDArray, str]:
+    """A two-output question over a β grid, every β at once: (policy, converged, kind, residual, message).
+
+    The expected flow from π_ref moves along one line, so
+    :func:`~gvpo_theory.line_limits.line_limits` gives its exact limit for the whole grid in
+    one vectorised march; the β where it ends at a boundary take that limit (what
+    :func:`~gvpo_theory.stationary.grpo_stationary_policy` returns there, through
+    :func:`~gvpo_theory.limits.flow_limit`), the others go to
+    :func:`~gvpo_theory.stationary.grpo_stationary_policy`, which solves and verifies the
+    interior point. Not for exponential stationary weights (direct KL, :func:`_solve`): an
+    interior rest point can lie below the e^−700 mass where the march stops
+    (π(b) ∝ π_ref(b)·e^(P_b/β), e^−2600 at β = 0.001), which the engine's solver finds.
+    """
+    from ..line_limits import line_limits
+    from ..stationary import FIXED_POINT_TOL, grpo_stationary_policy
+
+    line = line_limits(pi_ref, rewards, beta, obj)
+    inner = line.kind == "interior"
+    policy, residual = line.policy.copy(), line.residual.copy()
+    conv = np.zeros(beta.size, dtype=bool)
+    kind = np.asarray(line.kind, dtype=object)
+    if np.any(inner):
+        res = grpo_stationary_policy(pi_ref, rewards, beta[inner], obj)
+        policy[inner], residual[inner] = res.policy, res.residual
+        conv[inner], kind[inner] = res.converged, np.asarray(res.kind, dtype=object)
+    boundary = kind == "boundary"
+    parts = []
+    if np.any(conv):
+        parts.append(f"{int(conv.sum())} of {beta.size} problems converged to an interior stationary "
+                     f"point (tol {FIXED_POINT_TOL:.0e})")
+    if np.any(boundary):
+        parts.append(f"{int(boundary.sum())} end at a boundary limit of the expected flow (no interior "
+                     "stationary point is reached; see .limit)")
+    if np.any(~conv & ~boundary):
+        parts.append(f"{int((~conv & ~boundary).sum())} not converged")
+    return policy, conv, tuple(str(k) for k in kind), residual, "; ".join(parts)
 
 
 def _boundary_check(policy: NDArray[np.float64], kind: tuple[str, ...], pi_ref: NDArray[np.float64],
