@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..objective import Objective
+from ..penalties import LowVarKL
 from ..problem import check_group_size
 from ._keys import Setting, _real
 
@@ -186,7 +187,7 @@ def _solve(p: Preset, pi_ref: NDArray[np.float64], rewards: Any, engine_b: NDArr
         n = flat.size
         return Answer(np.repeat(one.policy, n, axis=0), np.repeat(one.converged, n), one.kind * n,
                       np.repeat(one.residual, n), one.message)
-    if obj.level_space and pi_ref.shape == (2,) and flat.size > 1 and not obj.penalty.exponential_weights:
+    if obj.level_space and pi_ref.shape == (2,) and flat.size > 1 and isinstance(obj.penalty, LowVarKL):
         policy, conv, kind, residual, message = _two_output_grid(pi_ref, rewards, flat, obj)
     elif obj.level_space:
         from ..stationary import grpo_stationary_policy
@@ -220,8 +221,10 @@ def _two_output_grid(pi_ref: NDArray[np.float64], rewards: Any, beta: NDArray[np
     :func:`~gvpo_theory.stationary.grpo_stationary_policy` returns there, through
     :func:`~gvpo_theory.limits.flow_limit`), the others go to
     :func:`~gvpo_theory.stationary.grpo_stationary_policy`, which solves and verifies the
-    interior point. Not for exponential stationary weights (direct KL, :func:`_solve`): an
-    interior rest point can lie below the e^−700 mass where the march stops
+    interior point. Taken for verl's clamped low_var_kl (:func:`_solve`), whose clamp
+    removes the restoring force below β ≈ 0.17 on the atlas question, and nowhere else:
+    k3 keeps every K = 2 flow inside (its faces repel), and with the direct KL's exponential
+    weights an interior rest point can lie below the e^−700 mass where the march stops
     (π(b) ∝ π_ref(b)·e^(P_b/β), e^−2600 at β = 0.001), which the engine's solver finds.
     """
     from ..line_limits import line_limits
@@ -232,6 +235,10 @@ def _two_output_grid(pi_ref: NDArray[np.float64], rewards: Any, beta: NDArray[np
     policy, residual = line.policy.copy(), line.residual.copy()
     conv = np.zeros(beta.size, dtype=bool)
     kind = np.asarray(line.kind, dtype=object)
+    if np.all(inner):
+        res = grpo_stationary_policy(pi_ref, rewards, beta, obj)
+        return res.policy, np.asarray(res.converged, dtype=bool), tuple(str(k) for k in res.kind), \
+            np.asarray(res.residual, dtype=np.float64), res.message
     if np.any(inner):
         res = grpo_stationary_policy(pi_ref, rewards, beta[inner], obj)
         policy[inner], residual[inner] = res.policy, res.residual
