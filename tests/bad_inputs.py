@@ -73,8 +73,10 @@ def array_bad(valid: list[float]) -> st.SearchStrategy[Bad]:
     )
 
 
-def positive_real_bad() -> st.SearchStrategy[Bad]:
-    """Bad values of a real number that must be finite and > 0 (β, a tolerance, a step)."""
+def positive_real_bad(zero_ok: bool = False) -> st.SearchStrategy[Bad]:
+    """Bad values of a real number that must be finite and > 0 (β, a tolerance, a step),
+    or >= 0 with ``zero_ok`` (β where 0 means no KL term)."""
+    negative = st.floats(max_value=-1e-300, allow_infinity=False, allow_nan=False)
     return _one_of_each(
         bool=st.sampled_from([True, False, np.True_]),
         numeric_string=st.one_of(_NUMERIC_TEXT, _NUMERIC_TEXT.map(lambda s: [s])),
@@ -83,7 +85,7 @@ def positive_real_bad() -> st.SearchStrategy[Bad]:
         object=st.sampled_from([None, object()]),
         nan=st.just(math.nan),
         inf=st.sampled_from([math.inf, -math.inf]),
-        range=st.one_of(st.just(0.0), st.floats(max_value=-1e-300, allow_infinity=False, allow_nan=False)),
+        range=negative if zero_ok else st.one_of(st.just(0.0), negative),
     )
 
 
@@ -159,6 +161,8 @@ def strategy_for(kind: str, valid: object) -> st.SearchStrategy[Bad]:
         return array_bad(list(valid))  # type: ignore[arg-type]
     if kind == "positive":
         return positive_real_bad()
+    if kind == "nonnegative":
+        return positive_real_bad(zero_ok=True)
     if kind == "group_size":
         return group_size_bad()
     if kind == "eps":
@@ -193,9 +197,10 @@ def canonical_bad(kind: str, valid: object) -> Bad:
             ("nan", [math.nan, *v[1:]]),
             ("inf", [math.inf, *v[1:]]),
         ]
-    if kind == "positive":
+    if kind in ("positive", "nonnegative"):
+        zero = [] if kind == "nonnegative" else [("range", 0.0)]
         return [*common, ("numeric_string", ["1"]), ("complex", 1 + 0j), ("nan", math.nan),
-                ("inf", math.inf), ("range", 0.0), ("range", -1.0)]
+                ("inf", math.inf), *zero, ("range", -1.0)]
     if kind == "group_size":
         return [*common, ("complex", 4 + 0j), ("nan", math.nan), ("range", 1), ("range", 2.5)]
     if kind == "eps":

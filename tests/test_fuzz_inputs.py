@@ -92,7 +92,7 @@ ENGINE: dict[str, Row] = {
     "grpo_stationary_policy": (
         lambda pi_ref=PI, rewards=R, beta=1.0, group_size=4, std="population", penalty="reverse_kl",
         eps=0.0: grpo_stationary_policy(pi_ref, rewards, beta, group_size, std, penalty, eps),
-        {"pi_ref": ("array", PI), "rewards": ("array", R), "beta": ("positive", 1.0),
+        {"pi_ref": ("array", PI), "rewards": ("array", R), "beta": ("nonnegative", 1.0),
          "group_size": ("group_size", 4), "std": (STD, None), "penalty": (PENALTY, None),
          "eps": ("eps", 0.0)},
     ),
