@@ -403,13 +403,14 @@ def line_limits(
     p0 = ref if pi0 is None else check_start(pi0, ref)
     if p0.ndim > 2:
         raise ValueError(f"pi0 must have shape (2,) or (n, 2); got {p0.shape}")
-    n = int(np.broadcast_shapes(ref.shape[:-1], p0.shape[:-1], b.shape, (1,))[0]) if (
-        ref.ndim == 2 or p0.ndim == 2 or b.ndim == 1) else 1
     try:
-        ref2, p02 = np.broadcast_to(ref, (n, 2)), np.broadcast_to(p0, (n, 2))
-        b1 = np.broadcast_to(b, (n,)).astype(np.float64)
+        batch = np.broadcast_shapes(ref.shape[:-1], p0.shape[:-1], b.shape)
     except ValueError as exc:
-        raise ValueError(f"pi_ref, pi0 and beta do not broadcast to one batch (n = {n})") from exc
+        raise ValueError(f"pi_ref {ref.shape}, pi0 {p0.shape} and beta {b.shape} do not broadcast "
+                         "to one batch (n,)") from exc
+    n = batch[0] if batch else 1
+    ref2, p02 = np.broadcast_to(ref, (n, 2)), np.broadcast_to(p0, (n, 2))
+    b1 = np.broadcast_to(b, (n,)).astype(np.float64)
     if getattr(obj.penalty, "zero_gradient", False):
         b1 = np.zeros(n)
     structure = reward_structure(rewards, 2)
