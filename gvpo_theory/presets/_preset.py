@@ -228,7 +228,7 @@ def _two_output_grid(pi_ref: NDArray[np.float64], rewards: Any, beta: NDArray[np
     (π(b) ∝ π_ref(b)·e^(P_b/β), e^−2600 at β = 0.001), which the engine's solver finds.
     """
     from ..line_limits import line_limits
-    from ..stationary import FIXED_POINT_TOL, grpo_stationary_policy
+    from ..stationary import FIXED_POINT_TOL, _limit_message, grpo_stationary_policy
 
     line = line_limits(pi_ref, rewards, beta, obj)
     inner = line.kind == "interior"
@@ -243,17 +243,9 @@ def _two_output_grid(pi_ref: NDArray[np.float64], rewards: Any, beta: NDArray[np
         res = grpo_stationary_policy(pi_ref, rewards, beta[inner], obj)
         policy[inner], residual[inner] = res.policy, res.residual
         conv[inner], kind[inner] = res.converged, np.asarray(res.kind, dtype=object)
-    boundary = kind == "boundary"
-    parts = []
-    if np.any(conv):
-        parts.append(f"{int(conv.sum())} of {beta.size} problems converged to an interior stationary "
-                     f"point (tol {FIXED_POINT_TOL:.0e})")
-    if np.any(boundary):
-        parts.append(f"{int(boundary.sum())} end at a boundary limit of the expected flow (no interior "
-                     "stationary point is reached; see .limit)")
-    if np.any(~conv & ~boundary):
-        parts.append(f"{int((~conv & ~boundary).sum())} not converged")
-    return policy, conv, tuple(str(k) for k in kind), residual, "; ".join(parts)
+    # the engine's own batch sentence (counts of interior, boundary and unconverged problems)
+    message = _limit_message(None, [], kind == "boundary", conv, FIXED_POINT_TOL)
+    return policy, conv, tuple(str(k) for k in kind), residual, message
 
 
 def _boundary_check(policy: NDArray[np.float64], kind: tuple[str, ...], pi_ref: NDArray[np.float64],
