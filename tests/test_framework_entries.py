@@ -216,13 +216,15 @@ def _integrate_brute(setting, pi0, ref, rewards, beta, g, steps, lr, stop=None):
 @pytest.mark.parametrize("beta", [0.001, 0.04])
 def test_verl_low_var_kl_sends_the_losing_outputs_to_zero(beta):
     # A 4-arm bandit: the k3 fixed point has π_ref/π far above 13.61 on the losers, so verl's
-    # clamp binds there; the entry reports no interior point, and verl's own expected dynamics
-    # (enumerated) drive the losing outputs' mass towards 0, not to the k3 point.
+    # clamp binds there; the entry reports the boundary limit (the losers at 0, verified), and
+    # verl's own expected dynamics (enumerated) drive the losing outputs' mass towards 0, not
+    # to the k3 point.
     ref, rewards, g = np.array([0.2, 0.3, 0.25, 0.25]), np.array([1.0, 0.0, 0.0, 0.5]), 4
     obj = objective("kl-loss-low-var-kl", g)
     sol = stationary_point(ref, rewards, beta, obj)
     k3 = stationary_point(ref, rewards, beta, objective("kl-loss-k3", g))
-    assert k3.converged and not sol.converged and sol.kind == "boundary"
+    assert k3.converged and not sol.converged and sol.verified and sol.kind == "boundary"
+    assert np.all(sol.policy[rewards < rewards.max()] == 0.0)
     assert np.max(ref / k3.policy) > estimators.CLAMP_RATIO
     assert np.max(np.abs(expected_update(k3.policy, ref, rewards, beta, obj))) > 1e-4
     # Once clamped, a loser's logit moves at π(o)·P(o) (no KL force), so its mass decays like

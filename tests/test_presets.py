@@ -129,21 +129,19 @@ def test_without_a_kl_force_the_transcribed_dynamics_have_no_interior_rest_point
 
 def test_gvpo_official_is_rloo_without_a_reference_and_goes_to_the_best_output():
     # Anchored at π_old the implicit reward is 0 at θ_old: the expected update is
-    # β·π(o)·(r(o) − E_π r) (docs/frameworks.md), whatever π_ref is; its limit from π_ref is
-    # π_ref restricted to the best reward level.
+    # β·π(o)·(r(o) − E_π r) (docs/frameworks.md), whatever π_ref is; inside the best level
+    # each logit moves at π(o)·c(t), so its flow from π_ref ends on the best output with the
+    # largest π_ref mass (tests/test_framework_limits.py integrates the transcribed loss).
     p = presets.preset("gvpo-official")
     assert p.beta_key is None and p.beta == 0.1
     ref, rewards = np.array([0.2, 0.5, 0.3]), np.array([1.0, 0.0, 1.0])
     ans = p.solve(ref, rewards)
     assert ans.kind[0] == "boundary"
-    np.testing.assert_allclose(ans.policy, [0.4, 0.0, 0.6], atol=1e-12)
+    np.testing.assert_allclose(ans.policy, [0.0, 0.0, 1.0], atol=1e-12)
 
 
 @pytest.mark.parametrize("name", [
-    *NO_FORCE[:3],
-    pytest.param("dapo", marks=pytest.mark.xfail(
-        strict=True, reason="frameworks.stationary_point returns no limit for DAPO's filter without a KL "
-        "term (its policy is π_ref, not a rest point, so the preset reports NaN)")),
+    *NO_FORCE[:3], "dapo",
 ])
 def test_without_a_kl_force_the_answer_is_the_limit_on_the_rewarded_output(name):
     ref, rewards, _ = QUESTIONS[0]
