@@ -68,7 +68,8 @@ def grpo_expected_update(
     at θ = log π is π(o)·P_G(o|π) (using E_π[P_G] = 0) minus β times the penalty
     gradient (:mod:`gvpo_theory.penalties`): π(o) − π_ref(o) for the k3 estimator
     D = π_ref/π − log(π_ref/π) − 1, and π(o)·(log(π(o)/π_ref(o)) − KL(π‖π_ref)) for
-    the direct KL.
+    the direct KL. β = 0 (no KL term, TRL's and verl's default) gives the pure GRPO policy
+    gradient π(o)·P_G(o|π).
 
     Args:
         pi: current (= old) policy, shape (..., K).
@@ -83,7 +84,7 @@ def grpo_expected_update(
     obj = as_objective(group_size, std, penalty, eps)
     p = check_distribution(pi, "pi")
     ref = check_distribution(pi_ref, "pi_ref")
-    b = check_beta(beta)
+    b = check_beta(beta, allow_zero=True)
     if ref.shape[-1] != p.shape[-1]:
         raise ValueError(f"pi_ref has {ref.shape[-1]} outputs but pi has {p.shape[-1]}")
     pref = preference_model(p, rewards, obj)
@@ -111,7 +112,7 @@ def gvpo_expected_update(
         pi: current policy (..., K), positive wherever π_s is.
         pi_ref: reference policy (..., K), positive wherever π_s is.
         rewards: r(o) or a RewardDistribution (only E[r|o] enters).
-        beta: β > 0.
+        beta: β > 0 (β = 0 is refused: GVPO's loss −β·Σ w·log π vanishes identically).
         pi_s: sampling distribution (..., K); ``None`` means on-policy (π_s = π).
         group_size: k >= 2.
         scale: ``"sum"`` (the loss summed over the group) or ``"paper"``.
@@ -219,9 +220,15 @@ def grpo_flow(
     pi0: ArrayLike | None = None,
     **kwargs,
 ) -> FlowResult:
-    """Integrate the expected GRPO update from π0 (default π_ref) to a stationary point."""
+    """Integrate the expected GRPO update from π0 (default π_ref) to a stationary point.
+
+    β = 0 is the pure GRPO policy gradient π·P_G: it has no interior rest point with two or
+    more reward levels on the support, so the flow runs until its time limit (``settled``
+    False) towards the limit :func:`gvpo_theory.limits.flow_limit` gives exactly.
+    """
     obj = as_objective(group_size, std, penalty, eps)
     ref = check_distribution(pi_ref, "pi_ref")
+    check_beta(beta, allow_zero=True)
     start = ref if pi0 is None else pi0
     return integrate_flow(
         lambda p: grpo_expected_update(p, ref, rewards, beta, obj),

@@ -418,3 +418,20 @@ def test_expected_gradient_ascent_reaches_the_stationary_policy() -> None:
         tol=1e-12)
     assert norm <= 1e-12 and 0 < steps < 1_000_000
     assert pi[0] == pytest.approx(binary_finite_g(0.3, beta, g), abs=1e-10)
+
+
+def test_beta_zero_is_the_pure_grpo_policy_gradient_and_gvpo_refuses_it():
+    # β = 0: F = π·P_G exactly (P_G by level enumeration in tests/reference.py); the flow
+    # has no interior rest point and heads for the rewarded outputs; GVPO refuses β = 0.
+    from gvpo_theory.dynamics import grpo_flow
+
+    pi, ref, r = np.array([0.2, 0.5, 0.3]), np.array([0.3, 0.3, 0.4]), np.array([1.0, 0.0, 0.5])
+    for g, std in ((4, "population"), (6, "sample"), (math.inf, "none")):
+        f = grpo_expected_update(pi, ref, r, 0.0, g, std=std)
+        np.testing.assert_allclose(f, pi * exact_preference(pi, r, g, std), rtol=0, atol=1e-15)
+    flow = grpo_flow(ref, r, 0.0, 4, t_max=50.0)
+    assert not flow.settled and flow.policy[0] > 0.9
+    with pytest.raises(ValueError, match="beta must be > 0"):
+        gvpo_expected_update(pi, ref, r, 0.0, None, 4)
+    with pytest.raises(ValueError, match="beta must be >= 0"):
+        grpo_expected_update(pi, ref, r, -0.1, 4)

@@ -98,13 +98,25 @@ GROUP_CASES = [
     ({"beta": 0.5 + 0j}, r"\bbeta\b.*complex"),
     ({"beta": None}, r"\bbeta\b.*numeric"),
     ({"beta": math.nan}, r"\bbeta\b.*NaN"),
-    ({"beta": 0.0}, r"\bbeta\b.*> 0"),
+    ({"beta": -0.5}, r"\bbeta\b.*>=? 0"),
     ({"beta": math.inf}, r"\bbeta\b.*finite"),
-    ({"beta": torch.tensor([0.5, math.nan, 0.5], dtype=F64)}, r"\bbeta\b.*finite and > 0"),
-    ({"beta": torch.tensor([0.5, -1.0, 0.5], dtype=F64)}, r"\bbeta\b.*finite and > 0"),
+    ({"beta": torch.tensor([0.5, math.nan, 0.5], dtype=F64)}, r"\bbeta\b.*finite and >=? 0"),
+    ({"beta": torch.tensor([0.5, -1.0, 0.5], dtype=F64)}, r"\bbeta\b.*finite and >=? 0"),
     ({"beta": torch.ones(B, dtype=torch.bool)}, r"\bbeta\b.*real"),
     ({"beta": torch.ones(B + 1, dtype=F64)}, r"\bbeta\b.*\(B,\)"),
 ]
+
+
+@pytest.mark.parametrize("loss", LOSSES, ids=lambda f: f.__name__)
+def test_beta_zero_is_refused_by_gvpo_and_accepted_by_grpo(loss) -> None:
+    # GVPO's loss −β·Σ w·log π vanishes identically at β = 0; GRPO's β = 0 drops the KL term
+    kw = {"logits": LG, "samples": S, "rewards": R, "ref_logits": REF}
+    for beta in (0.0, torch.zeros(B, dtype=F64)):
+        if loss.__name__.startswith("gvpo"):
+            with pytest.raises(ValueError, match=r"\bbeta\b.*> 0"):
+                loss(**kw, beta=beta)
+        else:
+            assert torch.all(torch.isfinite(loss(**kw, beta=beta)))
 
 
 @pytest.mark.parametrize("loss", LOSSES, ids=lambda f: f.__name__)
@@ -226,7 +238,7 @@ def test_gvpo_expected_grad_accepts_integral_group_sizes_like_the_engine() -> No
         ({"logits": LG.to(torch.complex128)}, r"\blogits\b.*float32 or float64"),
         ({"group_size": math.inf}, r"\bgroup_size\b.*integer"),
         ({"group_size": True}, r"\bgroup_size\b"),
-        ({"beta": -1.0}, r"\bbeta\b.*> 0"),
+        ({"beta": -1.0}, r"\bbeta\b.*>= 0"),
     ],
 )
 def test_grpo_expected_grad_names_the_bad_argument(bad: dict, match: str) -> None:
@@ -409,7 +421,7 @@ def test_verify_and_restricted_optimum_name_the_bad_argument() -> None:
         verify(None, steps=2)
     pi = np.array([[0.3, 0.7]])
     for kw, match in [
-        ({"beta": 0.0}, r"\bbeta\b.*> 0"),
+        ({"beta": -0.5}, r"\bbeta\b.*>=? 0"),
         ({"mean_rewards": np.array([[math.nan, 0.0]])}, r"\bmean_rewards\b.*finite"),
         ({"pi_ref": np.array([[0.3, 0.6]])}, r"\bpi_ref\b.*sum to 1"),
         ({"support": np.array([[1, 1]])}, r"\bsupport\b.*boolean"),

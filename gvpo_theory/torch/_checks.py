@@ -215,6 +215,13 @@ class DataChecks:
             self.finite(**{name: t})
         return self
 
+    def nonnegative(self, name: str, t: Tensor) -> DataChecks:
+        """Every entry finite and >= 0 (a (B,) β where 0 means no KL term)."""
+        if t.numel():
+            self._queue([t.amin()], lambda a: a >= 0, f"{name} must be finite and >= 0")
+            self.finite(**{name: t})
+        return self
+
     def raise_if_failed(self) -> None:
         if not self._values:
             return
@@ -235,18 +242,24 @@ class DataChecks:
             raise ValueError(message)
 
 
-def beta(value: object, like: Tensor, checks: DataChecks, name: str = "beta") -> Tensor:
+def beta(value: object, like: Tensor, checks: DataChecks, name: str = "beta", *,
+         allow_zero: bool = False) -> Tensor:
     """β as a tensor on ``like``'s dtype and device: 0-d for a number, (B, 1) for a (B,)
     array or tensor. Numbers are checked on the host (:func:`problem.check_beta`: real,
-    finite, > 0, no booleans or strings); a tensor's values join ``checks``."""
+    finite, > 0 — or >= 0 with ``allow_zero``, where β = 0 means "no KL term" — no booleans
+    or strings); a tensor's values join ``checks``."""
     batch = like.shape[0]
     if isinstance(value, Tensor):
         if value.dtype == torch.bool or value.is_complex():
             raise ValueError(f"{name} must be real numbers; got a {_dtype_name(value.dtype)} tensor")
         b = value.detach().to(dtype=like.dtype, device=like.device)
-        checks.positive(name, b)
+        if allow_zero:
+            checks.nonnegative(name, b)
+        else:
+            checks.positive(name, b)
     else:
-        b = torch.as_tensor(problem.check_beta(value, name), dtype=like.dtype, device=like.device)
+        b = torch.as_tensor(problem.check_beta(value, name, allow_zero=allow_zero), dtype=like.dtype,
+                            device=like.device)
     if b.ndim == 1 and b.shape[0] == batch:
         return b[:, None]
     if b.ndim != 0:

@@ -46,10 +46,11 @@ def _check_group(logits: Tensor, samples: Tensor, rewards: Tensor, ref_logits: T
     checks.indices("samples", samples, logits.shape[1]).raise_if_failed()
 
 
-def _beta(beta: float | Tensor, like: Tensor) -> Tensor:
-    """β as a 0-d or (B, 1) tensor (validated: real, finite, > 0; a number on the host)."""
+def _beta(beta: float | Tensor, like: Tensor, allow_zero: bool = False) -> Tensor:
+    """β as a 0-d or (B, 1) tensor (validated: real, finite, > 0 — >= 0 with ``allow_zero``,
+    for GRPO, where β = 0 drops the KL term; a number on the host)."""
     checks = _checks.DataChecks()
-    b = _checks.beta(beta, like, checks)
+    b = _checks.beta(beta, like, checks, allow_zero=allow_zero)
     checks.raise_if_failed()
     return b
 
@@ -89,6 +90,8 @@ def gvpo_loss(
 
     ``scale="paper"`` divides by (k − 1) as the GVPO paper does. Its gradient is that of
     ½·Σ_i (β(l_i − l̄) − (R_i − R̄))², the MSE between centred implicit and actual rewards.
+    β > 0: at β = 0 the loss is identically 0 (and π* ∝ π_ref·exp(r/β) degenerates to
+    π_ref restricted to the reward argmax), so β = 0 is refused.
     """
     w = gvpo_weights(logits, samples, rewards, ref_logits, beta).detach()
     b = _beta(beta, logits)
@@ -222,11 +225,12 @@ def grpo_loss(
     ``penalty="reverse_kl"``: GRPO's k3 estimator D = π_ref/π_θ − log(π_ref/π_θ) − 1, whose
     expected gradient is π_θ − π_ref (it acts as a reverse KL). ``"direct_kl"``: the
     score-function surrogate sg(log π_θ/π_ref)·log π_θ, whose expected gradient is ∇KL(π_θ‖π_ref)
-    (the naive k1 sample log π_θ/π_ref has zero expected gradient on-policy).
+    (the naive k1 sample log π_θ/π_ref has zero expected gradient on-policy). β >= 0: β = 0
+    drops the KL term (TRL's and verl's default), leaving the pure policy-gradient surrogate.
     """
     _check_group(logits, samples, rewards, ref_logits)
     obj = _objective(std, penalty, eps, objective, samples.shape[1])
-    b = _beta(beta, logits)
+    b = _beta(beta, logits, allow_zero=True)
     logp_all = torch.log_softmax(logits, -1)
     logp = torch.gather(logp_all, 1, samples)
     lref = torch.gather(torch.log_softmax(ref_logits, -1), 1, samples)
@@ -259,7 +263,7 @@ def grpo_grad(
     """
     _check_group(logits, samples, rewards, ref_logits)
     obj = _objective(std, penalty, eps, objective, samples.shape[1])
-    b = _beta(beta, logits)
+    b = _beta(beta, logits, allow_zero=True)
     logp_all = torch.log_softmax(logits, -1)
     l = torch.gather(logp_all - torch.log_softmax(ref_logits, -1), 1, samples)
     adv = _advantages(rewards, obj.advantage)
@@ -325,7 +329,7 @@ def grpo_expected_grad(
     _checks.same_dtype(logits=logits, ref_logits=ref_logits, reward_probs=reward_probs)
     checks = _checks.DataChecks().finite(logits=logits.detach(), ref_logits=ref_logits, levels=levels)
     checks.probabilities("reward_probs", reward_probs)
-    b = _checks.beta(beta, logits, checks)
+    b = _checks.beta(beta, logits, checks, allow_zero=True)
     checks.raise_if_failed()
     logp = torch.log_softmax(logits, -1)
     log_ref = torch.log_softmax(ref_logits, -1)
