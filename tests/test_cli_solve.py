@@ -143,3 +143,15 @@ def test_help_documents_the_exit_statuses(capsys) -> None:
     text = " ".join(capsys.readouterr().out.split())
     assert "exit status:" in text and "boundary limit" in text
     assert "Exits 0 when the answer is verified" in text
+
+
+def test_beta_zero_text_output_says_why_in_one_line(capsys) -> None:
+    # two outputs share the best reward: the limit is the richer one (1, by π_ref 0.3 > 0.2),
+    # not π_ref restricted (0.4, 0.6), and the one GRPO line says why
+    code, out, _ = run_cli(capsys, "solve", "--pi-ref", "0.2,0.3,0.5", "--rewards", "1,1,0", "--beta", "0",
+                           "--group-size", "8")
+    assert code == 0
+    why = [line for line in out.splitlines() if line.startswith("GRPO: ")]
+    assert len(why) == 1 and "β = 0, exact" in why[0] and "richer outputs grow faster" in why[0]
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [float(row[4]) for row in rows] == [0.0, 1.0, 0.0]

@@ -173,3 +173,14 @@ def test_cuda_without_gpu_is_a_clear_error(capsys):
     code, _out, err = run_cli(capsys, "verify", "--device", "cuda", "--quick")
     assert code == 2
     assert "no CUDA GPU" in err
+
+
+def test_beta_zero_is_refused_with_the_reason(capsys):
+    code, out, err = run_cli(capsys, "verify", "--quick", "--beta", "0", "--quiet")
+    lines = err.strip().splitlines()
+    assert code == 2 and out == "" and len(lines) == 1 and lines[0].startswith("error: --beta 0")
+    assert "no stationary policy" in lines[0] or "has none" in lines[0]
+    from gvpo_theory.torch import make_bandits, verify
+
+    with pytest.raises(ValueError, match="beta = 0 GRPO has no stationary policy"):
+        verify(make_bandits(2, 2, seed=0), beta=0.0, steps=10)

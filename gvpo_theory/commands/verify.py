@@ -92,7 +92,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "arms, which on-policy GRPO explores slowly",
     )
     p.add_argument("--group-size", type=int, default=8, help="G: samples per group, >= 2 (default: 8)")
-    p.add_argument("--beta", type=float, default=1.0, help="regularisation beta > 0 (default: 1)")
+    p.add_argument("--beta", type=float, default=1.0,
+                   help="regularisation beta > 0 (default: 1); beta = 0 has no stationary policy to "
+                   "train to and is refused (solve --beta 0 gives its limit)")
     p.add_argument(
         "--rewards",
         default="binary",
@@ -138,7 +140,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+#: Why verify refuses β = 0 (one line; the Python API says the same).
+BETA_ZERO = ("--beta 0: verify trains to a stationary policy and checks the distance, but at beta = 0 "
+             "GRPO has none (every output outside the best reward level loses its mass like 1/t); "
+             "`gvpo-theory solve --beta 0 ...` prints the limit and its approach law")
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.beta == 0 and not _preset_args.given(args):
+        raise ValueError(BETA_ZERO)
     if importlib.util.find_spec("torch") is None:
         raise ValueError(NO_TORCH)
     if not args.quiet:  # importing torch takes seconds: say so at once

@@ -277,6 +277,12 @@ def scalar_beta(value: object, name: str = "beta") -> float:
     return float(arr)
 
 
+#: Why verify refuses β = 0.
+BETA_ZERO_VERIFY = ("beta must be > 0 for verify: at beta = 0 GRPO has no stationary policy to train to "
+                    "(the losing outputs' mass decays like 1/t); gvpo_theory.limits.flow_limit gives the "
+                    "limit and its approach law")
+
+
 def verify_arguments(
     bandits: object,
     *,
@@ -295,6 +301,8 @@ def verify_arguments(
 
     if not isinstance(bandits, Bandits):
         raise ValueError(f"bandits must be a Bandits batch (see make_bandits); got {type(bandits).__name__}")
+    if isinstance(beta, (int, float)) and not isinstance(beta, bool) and beta == 0:
+        raise ValueError(BETA_ZERO_VERIFY)
     scalar_beta(beta)
     count(steps, "steps")
     count(seed, "seed", min_value=0)

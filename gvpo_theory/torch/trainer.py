@@ -364,6 +364,8 @@ def verify(
     group_size = objective.group_size
     if not (isinstance(steps, int) and steps >= 1):
         raise ValueError(f"steps must be an integer >= 1; got {steps!r}")
+    if isinstance(beta, (int, float)) and beta == 0:
+        raise ValueError(_checks.BETA_ZERO_VERIFY)
     if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 0):
         raise ValueError(f"beta must be a finite number > 0; got {beta!r}")
     if lr is not None and not (math.isfinite(lr) and lr > 0):
