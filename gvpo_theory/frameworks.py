@@ -201,7 +201,8 @@ class EntryStationary:
 
     ``policy`` (K,); ``kind`` "interior" (a rest point with full support) or "boundary"
     (outputs vanish along the flow; ``policy`` is the flow's limit: 0 on the vanished
-    outputs, the rest point of the surviving ones); ``converged`` (an interior point that
+    outputs, the rest point of the surviving ones); NaN where no limit could be verified
+    (``message`` then says how far the flow got and its state there); ``converged`` (an interior point that
     holds to ``residual`` <= tol of the entry's own condition; False for a boundary limit,
     as in :class:`~gvpo_theory.stationary.StationaryResult`); ``condition`` the
     stationarity condition in words; ``message`` why, with the approach; ``verified``
@@ -533,6 +534,11 @@ def _entry_flow_limit(ref: NDArray, r: NDArray, b: float, obj: Objective, tol: f
     elif not ok:
         message += (f"; NOT verified: the survivors move faster than tol {tol:.0e} or a vanished "
                     "output is not pushed out there")
+    if not ok:
+        # no placeholder answer: the unverified state is reported in the message only
+        state = ", ".join(f"{x:.4g}" for x in pi)
+        message += f"; the flow's state there, not an answer: π ≈ [{state}]"
+        pi = np.full(ref.size, np.nan)
     return EntryStationary(pi, kind, ok and kind == "interior", residual, cond, message, ok)
 
 

@@ -99,7 +99,7 @@ def check_start(pi0: ArrayLike, pi_ref: NDArray[np.float64], name: str = "pi0") 
 
 def _entropy(p: NDArray[np.float64]) -> float:
     q = p[p > 0]
-    return max(float(-np.sum(q * np.log(q))), 0.0)
+    return max(float(-np.sum(q * np.log(q))), 0.0) + 0.0  # + 0.0: a one-point entropy is 0, not -0
 
 
 def within_level_distribution(rho0: ArrayLike, clock: ArrayLike) -> NDArray[np.float64]:
