@@ -39,9 +39,14 @@ The two components are added as independent errors: band = z·√(s_d²/B + (S·
 |S|·b_N. GVPO's sampled gradient vanishes at π* (deterministic rewards), so its run converges
 to rounding: its band is the floor √ε of the training dtype instead.
 
-The band covers sampling noise, not an unfinished run: prompts whose dynamics are slow (a
-hard prompt under a no-std objective moves at a rate ∝ p_ref) still lag the fixed point after
-a short run, and that lag is a bias of one sign, which more steps (or a larger ``lr``) remove.
+The band covers sampling noise, not the optimiser's own bias. Two biases of one sign remain
+and do not shrink with B: an unfinished run (a hard prompt under a no-std objective moves at a
+rate ∝ p_ref, so a short run or a small ``lr`` leaves it behind the fixed point), and the O(lr)
+bias of the averaged SGD iterate (the drift is nonlinear in θ, so the mean of θ under the
+stationary noise is off the root by ∝ the step; the schedule's last step is lr/21^0.6 whatever
+the number of steps, so more steps do not remove it, a smaller ``lr`` does). Both show as
+trained means below the predicted ones, and both are visible once B is large enough for the
+band to fall below them (benchmarks/README.md, 10⁵ prompts).
 """
 
 from __future__ import annotations
