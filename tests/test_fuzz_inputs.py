@@ -101,7 +101,7 @@ ENGINE: dict[str, Row] = {
         penalty="reverse_kl", eps=0.0: grpo_expected_update(pi, pi_ref, rewards, beta, group_size, std,
                                                             penalty, eps),
         {"pi": ("array", PI), "pi_ref": ("array", PI), "rewards": ("array", R),
-         "beta": ("positive", 1.0), "group_size": ("group_size", 4), "std": (STD, None),
+         "beta": ("nonnegative", 1.0), "group_size": ("group_size", 4), "std": (STD, None),
          "penalty": (PENALTY, None), "eps": ("eps", 0.0)},
     ),
     "gvpo_expected_update": (
@@ -114,7 +114,7 @@ ENGINE: dict[str, Row] = {
     "grpo_flow": (
         lambda pi_ref=PI, rewards=R, beta=1.0, group_size=4, pi0=PI: grpo_flow(
             pi_ref, rewards, beta, group_size, pi0=pi0, t_max=1.0),
-        {"pi_ref": ("array", PI), "rewards": ("array", R), "beta": ("positive", 1.0),
+        {"pi_ref": ("array", PI), "rewards": ("array", R), "beta": ("nonnegative", 1.0),
          "group_size": ("group_size", 4), "pi0": ("array?", PI)},
     ),
     "gvpo_flow": (
@@ -393,13 +393,15 @@ def samples_bad(valid: torch.Tensor, n_arms: int) -> st.SearchStrategy[Bad]:
     ).map(list)
 
 
-def beta_tensor_bad(batch: int) -> st.SearchStrategy[Bad]:
-    """Bad β given as a (B,) tensor: a NaN entry, <= 0, inf, bool or complex, wrong length."""
+def beta_tensor_bad(batch: int, zero_ok: bool = False) -> st.SearchStrategy[Bad]:
+    """Bad β given as a (B,) tensor: a NaN entry, <= 0 (< 0 with ``zero_ok``), inf, bool or
+    complex, wrong length."""
     good = torch.ones(batch, dtype=torch.float64)
+    below = st.floats(-5, -1e-300) if zero_ok else st.floats(-5, 0)
     return st.tuples(
         st.integers(0, batch - 1).map(
             lambda i: ("nan", torch.where(torch.arange(batch) == i, math.nan, good))),
-        st.floats(-5, 0).map(lambda x: ("range", torch.full((batch,), x, dtype=torch.float64))),
+        below.map(lambda x: ("range", torch.full((batch,), x, dtype=torch.float64))),
         st.just(("inf", torch.full((batch,), math.inf, dtype=torch.float64))),
         st.just(("dtype", torch.ones(batch, dtype=torch.bool))),
         st.just(("complex", torch.ones(batch, dtype=torch.complex128))),
@@ -434,6 +436,8 @@ def _torch_strategy(kind: str, valid: object) -> st.SearchStrategy[Bad]:
         return samples_bad(valid, K)  # type: ignore[arg-type]
     if kind == "beta tensor":
         return beta_tensor_bad(B)
+    if kind == "beta tensor>=0":
+        return beta_tensor_bad(B, zero_ok=True)
     if kind == "levels":
         return st.tuples(
             tensor_bad(valid, device=False, rank=False),  # type: ignore[arg-type]
@@ -479,6 +483,8 @@ def _torch_rows() -> dict[str, Row]:
     rp = torch.stack([1 - p, p], -1)
     logp = torch.log_softmax(ref, -1)
     beta_kinds = {"beta": ("positive", 0.5), "beta tensor": ("beta tensor", None)}
+    # GRPO's losses take β = 0 (no KL term); GVPO's do not (its loss vanishes there)
+    grpo_beta = {"beta": ("nonnegative", 0.5), "beta tensor": ("beta tensor>=0", None)}
     group = {"logits": ("tensor", lg), "samples": ("samples", s), "rewards": ("tensor", r),
              "ref_logits": ("tensor", ref), **beta_kinds}
 
@@ -488,14 +494,19 @@ def _torch_rows() -> dict[str, Row]:
 
         return call, {**group, **extra}
 
+    def grpo_on_groups(fn: Callable[..., object], **extra: tuple[str, object]) -> Row:
+        call, args = on_groups(fn, **extra)
+        return call, {**args, **grpo_beta}
+
     bandits = make_bandits(2, 3, seed=0)
     one_d = [0.3, 0.7]
     return {
         "gvpo_weights": on_groups(gvpo_weights),
         "gvpo_loss": on_groups(gvpo_loss, scale=("option:sum,paper", None)),
         "gvpo_grad": on_groups(gvpo_grad, scale=("option:sum,paper", None)),
-        "grpo_loss": on_groups(grpo_loss, eps=("eps", 0.0), std=("option:population,sample,none", None)),
-        "grpo_grad": on_groups(grpo_grad, eps=("eps", 0.0), penalty=("option:reverse_kl,direct_kl", None)),
+        "grpo_loss": grpo_on_groups(grpo_loss, eps=("eps", 0.0), std=("option:population,sample,none", None)),
+        "grpo_grad": grpo_on_groups(grpo_grad, eps=("eps", 0.0),
+                                    penalty=("option:reverse_kl,direct_kl", None)),
         "grpo_advantages": (
             lambda rewards=r, eps=0.0: grpo_advantages(rewards, "population", eps),
             {"rewards": ("lone tensor", r), "eps": ("eps", 0.0)},
@@ -510,7 +521,7 @@ def _torch_rows() -> dict[str, Row]:
             lambda logits=lg, ref_logits=ref, levels=lev, reward_probs=rp, beta=0.5, group_size=G: (
                 grpo_expected_grad(logits, ref_logits, levels, reward_probs, beta, group_size)),
             {"logits": ("tensor", lg), "ref_logits": ("tensor", ref), "levels": ("levels", lev),
-             "reward_probs": ("probabilities", rp), **beta_kinds, "group_size": ("group_size", None)},
+             "reward_probs": ("probabilities", rp), **grpo_beta, "group_size": ("group_size", None)},
         ),
         "gvpo_sgd_step_": (
             lambda theta=lg, ref_logp=logp, mean_rewards=lg, beta=0.5, lr=0.1, group_size=G: gvpo_sgd_step_(
