@@ -22,6 +22,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                   "beta_branches", "BetaBranch")),
     ("gvpo_theory.limits", ("flow_limit", "FlowLimit", "beta_zero_limit", "BetaZeroLimit",
                             "within_level_distribution", "flow_path")),
+    ("gvpo_theory.line_limits", ("line_limits", "LineLimits")),
     ("gvpo_theory.objective", ("objective", "Objective", "Advantage", "as_objective")),
     ("gvpo_theory.frameworks", ("expected_update", "stationary_point", "gvpo_rollout_iterates")),
     ("gvpo_theory.presets", ("from_trl", "from_verl", "from_gvpo", "preset", "Preset", "atlas")),
@@ -39,6 +40,10 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                   "grpo_advantages", "grpo_loss", "grpo_grad", "grpo_expected_grad")),
     ("gvpo_theory.torch.framework_losses", ("framework_loss", "framework_grad",
                                             "framework_expected_grad")),
+    ("gvpo_theory.torch.batch_losses", ("batch_std_advantages", "batch_scale", "batch_std_loss",
+                                        "batch_std_grad")),
+    ("gvpo_theory.torch.dataset_training", ("train_prompts", "TrainedPrompts", "compare",
+                                            "Comparison")),
     ("gvpo_theory.torch.fast", ("gvpo_sgd_step_",)),
     ("gvpo_theory.torch.trainer", ("verify", "RunResult", "VerifyReport", "restricted_optimum")),
 )
