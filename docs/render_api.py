@@ -18,6 +18,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gvpo_theory.preference", ("preference_model", "level_advantages", "preference_model_mc",
                                 "advantage_table")),
     ("gvpo_theory.stationary", ("grpo_stationary_policy", "StationaryResult")),
+    ("gvpo_theory.approximate", ("approximate_stationary_policy", "ApproximateStationaryResult")),
     ("gvpo_theory.fixed_points", ("stationary_points", "StationaryPoints", "StationaryPoint",
                                   "beta_branches", "BetaBranch")),
     ("gvpo_theory.limits", ("flow_limit", "FlowLimit", "beta_zero_limit", "BetaZeroLimit",

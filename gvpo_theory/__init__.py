@@ -7,6 +7,8 @@ Public API (numpy in, numpy out):
 * :func:`kl_optimal_policy` — π* ∝ π_ref·exp(r/β), the RLHF and GVPO optimum.
 * :func:`preference_model` — GRPO's reward preference model P_G(o | π).
 * :func:`grpo_stationary_policy` — GRPO's stationary policy, solved in level space.
+* :func:`approximate_stationary_policy` — its Monte Carlo approximation, with standard
+  errors, where exact enumeration is refused (many non-lattice levels, large G).
 * :func:`flow_limit`, :func:`beta_zero_limit`, :func:`within_level_distribution` — where the
   expected dynamics go when no interior stationary point is reached: boundary limits, β = 0.
 * :func:`stationary_points`, :func:`beta_branches` — every stationary point of the expected
@@ -23,6 +25,7 @@ Public API (numpy in, numpy out):
 """
 
 from . import binary, dataset
+from .approximate import ApproximateStationaryResult, approximate_stationary_policy
 from .fixed_points import (
     BetaBranch,
     StationaryPoint,
@@ -49,6 +52,7 @@ __all__ = [
     "OBJECTIVES",
     "PENALTIES",
     "Advantage",
+    "ApproximateStationaryResult",
     "BetaBranch",
     "BetaZeroLimit",
     "FlowLimit",
@@ -59,6 +63,7 @@ __all__ = [
     "StationaryPoints",
     "StationaryResult",
     "__version__",
+    "approximate_stationary_policy",
     "as_objective",
     "beta_branches",
     "beta_zero_limit",

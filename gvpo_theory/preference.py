@@ -190,7 +190,8 @@ def _advantage_table(
         raise ValueError(
             f"exact enumeration for group_size={group_size} over {lev.size} reward levels needs "
             f"C(G+L-2, L-1) = {terms} terms > max_terms={max_terms}{route}; use "
-            "preference_model_mc(...) for a Monte Carlo estimate with a standard error, "
+            "preference_model_mc(...) for a Monte Carlo estimate with a standard error "
+            "(of a stationary policy: gvpo_theory.approximate_stationary_policy), "
             "or raise max_terms"
         )
     return _advantage_table_cached(tuple(lev.tolist()), int(group_size), adv)
