@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp
 
+from .level_solver import _softmax0
 from .objective import Advantage, Objective, as_objective
 from .problem import (
     RewardDistribution,
@@ -145,11 +145,6 @@ def _centred(
     jac = (wa.T @ sample.counts) / n / m[None, :]
     mean = m @ a
     return a - mean, jac - (a + m @ jac)[None, :]
-
-
-def _softmax0(z: NDArray[np.float64]) -> NDArray[np.float64]:
-    logits = np.concatenate([[0.0], z])
-    return np.exp(logits - logsumexp(logits))
 
 
 def _residual(
