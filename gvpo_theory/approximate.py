@@ -57,7 +57,8 @@ class ApproximateStationaryResult:
     its sampling error, to first order).
 
     Attributes:
-        policy: the approximate stationary policy π, shape (K,).
+        policy: the approximate stationary policy π, shape (K,); NaN where Newton stalled
+            on the sampled fixed point (the message then gives where it stopped).
         policy_stderr: standard error of each π(o), shape (K,) (delta method).
         levels: the reward levels, shape (L,).
         level_masses: m, the approximate mass of each level, shape (L,).
@@ -312,6 +313,12 @@ def approximate_stationary_policy(
         + f"{err:.1e}; policy standard error up to {float(np.max(policy_se)):.2e}; residual of "
         f"the raw estimate {resid:.2e} +- {resid_se:.2e} (1 s.e.)"
     )
+    if not solved:
+        # no placeholder: a stalled iterate is not an answer (its state is in the message)
+        state = ", ".join(f"{x:.4g}" for x in m_full)
+        message += f"; no answer: the level masses where Newton stopped were [{state}]"
+        policy = np.full(p.size, np.nan)
+        policy_se = np.full(p.size, np.nan)
     return ApproximateStationaryResult(
         policy, policy_se, v_all, m_full, m_se_full, a_full[level], a_se_full[level],
         resid, resid_se, n_groups, seed, n_rounds, message,
