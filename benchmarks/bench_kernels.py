@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import math
 import platform
-import statistics
 import sys
 import time
 from functools import partial
@@ -23,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scipy.stats import binom
+from timing import fmt, median_time
 
 from gvpo_theory import _scalar, binary
 from gvpo_theory._threads import blas_controlled, blas_threads
@@ -32,24 +32,6 @@ from gvpo_theory.preference import level_advantages, n_terms
 from gvpo_theory.stationary import grpo_stationary_policy
 
 CMD = ".venv/bin/python benchmarks/bench_kernels.py"
-
-
-def median_time(fn, reps: int = 7) -> float:
-    fn()  # warm-up (caches, imports)
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def fmt(sec: float) -> str:
-    if sec < 1e-3:
-        return f"{sec * 1e6:.1f} µs"
-    if sec < 1.0:
-        return f"{sec * 1e3:.2f} ms"
-    return f"{sec:.2f} s"
 
 
 def row(case: str, new: float, old: float | None, diff: float | None, old_label: str = "") -> None:

@@ -18,38 +18,20 @@ import argparse
 import math
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from timing import fmt, median_time
+
 import gvpo_theory as gt
 from gvpo_theory import binary
 from gvpo_theory.dynamics import grpo_flow
 
 CMD = ".venv/bin/python benchmarks/bench_targets.py"
-
-
-def median_time(fn, reps: int) -> float:
-    fn()  # warm-up (caches, imports)
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def fmt(sec: float) -> str:
-    if sec < 1e-3:
-        return f"{sec * 1e6:.1f} µs"
-    if sec < 1.0:
-        return f"{sec * 1e3:.2f} ms"
-    return f"{sec:.2f} s"
 
 
 def row(case: str, t: float, target: str, note: str = "") -> None:
